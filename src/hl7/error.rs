@@ -1,0 +1,79 @@
+//! Errors of the HL7 reader: each says where (message index, byte offset, HL7 path) and maps to a
+//! stable reason code of CONTRACT.md (`HL7_SYNTAX`, `HL7_CHARSET`).
+
+use crate::reason::ReasonCode;
+use std::fmt;
+
+/// Which contract code an [`Hl7Error`] maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hl7ErrorKind {
+    /// Not parseable as HL7v2 → `HL7_SYNTAX`.
+    Syntax,
+    /// Bytes not valid in the declared MSH-18 character set → `HL7_CHARSET`.
+    Charset,
+}
+
+/// A reader error: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hl7Error {
+    pub kind: Hl7ErrorKind,
+    /// 1-based index of the message in its file or stream, when known.
+    pub message_index: Option<usize>,
+    /// Byte offset in the message (in the original bytes for charset errors).
+    pub offset: usize,
+    /// HL7 path such as `MSH-2` or `PID`, when the error is inside a known place.
+    pub path: Option<String>,
+    pub reason: String,
+}
+
+impl Hl7Error {
+    pub fn syntax(offset: usize, path: Option<&str>, reason: impl Into<String>) -> Self {
+        Hl7Error {
+            kind: Hl7ErrorKind::Syntax,
+            message_index: None,
+            offset,
+            path: path.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn charset(offset: usize, reason: impl Into<String>) -> Self {
+        Hl7Error {
+            kind: Hl7ErrorKind::Charset,
+            message_index: None,
+            offset,
+            path: Some("MSH-18".to_owned()),
+            reason: reason.into(),
+        }
+    }
+
+    /// Attaches the message's position in its file or stream.
+    pub fn with_message_index(mut self, index: usize) -> Self {
+        self.message_index = Some(index);
+        self
+    }
+
+    /// The stable reason code this error is reported with.
+    pub fn code(&self) -> ReasonCode {
+        match self.kind {
+            Hl7ErrorKind::Syntax => ReasonCode::Hl7Syntax,
+            Hl7ErrorKind::Charset => ReasonCode::Hl7Charset,
+        }
+    }
+}
+
+impl fmt::Display for Hl7Error {
+    /// Location first, as csv does: `message 3, byte 120, MSH-2: …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(i) = self.message_index {
+            write!(f, "message {i}, ")?;
+        }
+        write!(f, "byte {}", self.offset)?;
+        if let Some(p) = &self.path {
+            write!(f, ", {p}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for Hl7Error {}

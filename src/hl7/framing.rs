@@ -1,0 +1,894 @@
+//! Framing: cutting a byte stream into messages, sans I/O.
+//!
+//! Three framings are detected, never configured (CONTRACT.md "Commands"):
+//! * MLLP (HL7 v2 Appendix C): `0x0B` message `0x1C 0x0D`. A frame may hold several messages
+//!   (a batch inside MLLP); each becomes its own frame. The frame is complete at `0x1C`, so a
+//!   stream gets its answer without waiting for the `0x0D` or the next message.
+//! * Batches (HL7 v2.5 ch. 2.10.3): `FHS`/`BHS` … `BTS`/`FTS`. The envelope is not a message.
+//! * Plain messages one after another, each starting at `MSH`.
+//!
+//! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace and stray
+//! `0x1C 0x0D` between messages are skipped. Bytes that are not a message (no `MSH`) become a frame
+//! of their own with [`FrameDefect::NotHl7`], so nothing is silently dropped.
+//!
+//! A plain message is complete when the next message (or envelope segment) starts, at the end of
+//! input, or when the caller says the input is idle ([`Framer::flush_idle`]): a plain stream has
+//! no end-of-message marker, which is why interface engines should prefer MLLP.
+//!
+//! [`Scanner`] is the state machine over a caller-owned buffer; [`Framer`] owns a growing buffer
+//! for streams (any chunking gives the same frames); [`frames`] walks a complete slice without
+//! copying.
+
+use memchr::{memchr, memchr2, memchr3};
+use std::collections::VecDeque;
+
+const VT: u8 = 0x0B; // MLLP start block
+const FS: u8 = 0x1C; // MLLP end block
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How a message arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Framing {
+    Mllp,
+    Batch,
+    Plain,
+}
+
+/// Why a frame is not a well-framed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameDefect {
+    /// Bytes between messages that do not start with `MSH` (or an empty MLLP block).
+    NotHl7,
+    /// The input ended inside an MLLP block (no `0x1C`).
+    UnterminatedMllp,
+    /// Longer than the configured limit; `bytes` holds only the first part of it.
+    TooLarge { size: u64 },
+}
+
+/// Where one frame is in the buffer the [`Scanner`] walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub framing: Framing,
+    pub defect: Option<FrameDefect>,
+    /// An MLLP block's content, which may hold several messages: split it with [`frames`].
+    pub mllp_block: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between messages, at `pos`.
+    Between,
+    /// Inside a plain or batch message starting at `start`; next terminator search from `scan`.
+    Message { start: usize, scan: usize },
+    /// Inside bytes that are not HL7, until a line starts a message.
+    Junk { start: usize, scan: usize },
+    /// Inside an MLLP block whose `0x0B` is at `start`.
+    Mllp { start: usize, scan: usize },
+    /// Skipping an envelope segment (FHS/BHS/BTS/FTS) until its terminator.
+    Envelope { scan: usize },
+}
+
+/// What starts at a line head.
+enum Head {
+    Message,
+    BatchOpen,
+    BatchClose,
+    MllpStart,
+    Other,
+    NeedMore,
+}
+
+/// The framing state machine over a buffer owned by the caller. Positions are indices in that
+/// buffer; [`Scanner::shift`] follows the caller when it drops a consumed prefix.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    state: State,
+    pos: usize,
+    in_batch: bool,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            state: State::Between,
+            pos: 0,
+            in_batch: false,
+        }
+    }
+}
+
+impl Scanner {
+    /// Finds the next frame in `buf`, or `None` when more bytes are needed (never `None` with
+    /// bytes left when `eof`). Chunking never changes the result: every decision waits for the
+    /// bytes it depends on.
+    pub fn next_span(&mut self, buf: &[u8], eof: bool) -> Option<Span> {
+        loop {
+            match self.state {
+                State::Between => {
+                    self.pos = skip_blank(buf, self.pos, eof)?;
+                    let p = self.pos;
+                    if p == buf.len() {
+                        return None;
+                    }
+                    match classify(buf, p, eof) {
+                        Head::NeedMore => return None,
+                        Head::Message => self.state = State::Message { start: p, scan: p },
+                        Head::MllpStart => {
+                            self.state = State::Mllp {
+                                start: p,
+                                scan: p + 1,
+                            }
+                        }
+                        Head::BatchOpen => {
+                            self.in_batch = true;
+                            self.state = State::Envelope { scan: p };
+                        }
+                        Head::BatchClose => {
+                            self.in_batch = false;
+                            self.state = State::Envelope { scan: p };
+                        }
+                        Head::Other => self.state = State::Junk { start: p, scan: p },
+                    }
+                }
+                State::Envelope { scan } => match memchr2(b'\r', b'\n', &buf[scan..]) {
+                    Some(i) => {
+                        self.pos = scan + i + 1;
+                        self.state = State::Between;
+                    }
+                    None if eof => {
+                        self.pos = buf.len();
+                        self.state = State::Between;
+                    }
+                    None => {
+                        self.state = State::Envelope { scan: buf.len() };
+                        return None;
+                    }
+                },
+                State::Mllp { start, scan } => match memchr(FS, &buf[scan..]) {
+                    Some(i) => {
+                        let end = scan + i;
+                        self.pos = end + 1;
+                        self.state = State::Between;
+                        return Some(Span {
+                            start: start + 1,
+                            end,
+                            framing: Framing::Mllp,
+                            defect: None,
+                            mllp_block: true,
+                        });
+                    }
+                    None if eof => {
+                        self.pos = buf.len();
+                        self.state = State::Between;
+                        return Some(Span {
+                            start: start + 1,
+                            end: buf.len(),
+                            framing: Framing::Mllp,
+                            defect: Some(FrameDefect::UnterminatedMllp),
+                            mllp_block: false,
+                        });
+                    }
+                    None => {
+                        self.state = State::Mllp {
+                            start,
+                            scan: buf.len(),
+                        };
+                        return None;
+                    }
+                },
+                State::Message { start, scan } | State::Junk { start, scan } => {
+                    let junk = matches!(self.state, State::Junk { .. });
+                    let found = if junk {
+                        memchr3(b'\r', b'\n', VT, &buf[scan..])
+                    } else {
+                        memchr2(b'\r', b'\n', &buf[scan..])
+                    };
+                    let (end, next) = match found {
+                        Some(i) if buf[scan + i] == VT => (scan + i, scan + i),
+                        Some(i) => {
+                            let t = scan + i;
+                            let end = if buf[t] == b'\r' && buf.get(t + 1) == Some(&b'\n') {
+                                t + 2
+                            } else {
+                                t + 1
+                            };
+                            if buf[t] == b'\r' && t + 1 == buf.len() && !eof {
+                                // A `\n` may follow: wait, so that `\r\n` is one terminator.
+                                self.set_scan(t);
+                                return None;
+                            }
+                            let Some(head) = skip_blank(buf, end, eof) else {
+                                self.set_scan(t);
+                                return None;
+                            };
+                            if head == buf.len() {
+                                // Only blank bytes up to the end of input (skip_blank returns
+                                // the end only at eof): the message ends at its last terminator.
+                                (end, head)
+                            } else {
+                                match classify(buf, head, eof) {
+                                    Head::NeedMore => {
+                                        self.set_scan(t);
+                                        return None;
+                                    }
+                                    Head::Other => {
+                                        self.set_scan(head);
+                                        continue;
+                                    }
+                                    _ => (end, head),
+                                }
+                            }
+                        }
+                        None if eof => (buf.len(), buf.len()),
+                        None => {
+                            self.set_scan(buf.len());
+                            return None;
+                        }
+                    };
+                    self.pos = next;
+                    self.state = State::Between;
+                    return Some(Span {
+                        start,
+                        end,
+                        framing: if junk {
+                            Framing::Plain
+                        } else if self.in_batch {
+                            Framing::Batch
+                        } else {
+                            Framing::Plain
+                        },
+                        defect: junk.then_some(FrameDefect::NotHl7),
+                        mllp_block: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Ends a pending plain message (or junk) when the buffer ends right after a segment
+    /// terminator: the input is idle, and a plain stream has no other end marker.
+    pub fn flush_idle(&mut self, buf: &[u8]) -> Option<Span> {
+        match self.state {
+            State::Message { .. } | State::Junk { .. }
+                if matches!(buf.last(), Some(b'\r' | b'\n')) =>
+            {
+                self.next_span(buf, true)
+            }
+            _ => None,
+        }
+    }
+
+    fn set_scan(&mut self, new: usize) {
+        if let State::Message { scan, .. } | State::Junk { scan, .. } = &mut self.state {
+            *scan = new;
+        }
+    }
+
+    /// Where the frame in progress starts (what the caller must keep), or the scan position
+    /// when between frames.
+    pub fn pending_start(&self) -> usize {
+        match self.state {
+            State::Between => self.pos,
+            State::Envelope { scan } => scan,
+            State::Message { start, .. }
+            | State::Junk { start, .. }
+            | State::Mllp { start, .. } => start,
+        }
+    }
+
+    /// The earliest position the scanner will still read (bytes before it may be dropped even
+    /// while a frame is in progress).
+    pub fn resume_point(&self) -> usize {
+        match self.state {
+            State::Between => self.pos,
+            State::Envelope { scan }
+            | State::Message { scan, .. }
+            | State::Junk { scan, .. }
+            | State::Mllp { scan, .. } => scan,
+        }
+    }
+
+    /// True when a frame has started and is not complete.
+    pub fn in_frame(&self) -> bool {
+        matches!(
+            self.state,
+            State::Message { .. } | State::Junk { .. } | State::Mllp { .. }
+        )
+    }
+
+    /// Follows the caller dropping the first `n` bytes of its buffer. Positions before the cut
+    /// (the start of an oversize frame) become 0.
+    pub fn shift(&mut self, n: usize) {
+        let s = |p: &mut usize| *p = p.saturating_sub(n);
+        s(&mut self.pos);
+        match &mut self.state {
+            State::Between => {}
+            State::Envelope { scan } => s(scan),
+            State::Message { start, scan }
+            | State::Junk { start, scan }
+            | State::Mllp { start, scan } => {
+                s(start);
+                s(scan);
+            }
+        }
+    }
+}
+
+/// Skips blank bytes (whitespace, stray MLLP end bytes, a UTF-8 BOM) from `p`. `None` when the
+/// buffer ends before anything else and more may come.
+fn skip_blank(buf: &[u8], mut p: usize, eof: bool) -> Option<usize> {
+    loop {
+        match buf.get(p).copied() {
+            Some(b' ' | b'\t' | b'\r' | b'\n' | FS | 0) => p += 1,
+            Some(0xEF) if buf[p..].starts_with(BOM) => p += BOM.len(),
+            Some(0xEF) if !eof && BOM.starts_with(&buf[p..]) => return None,
+            Some(_) => return Some(p),
+            None if eof => return Some(p),
+            None => return None,
+        }
+    }
+}
+
+fn classify(buf: &[u8], p: usize, eof: bool) -> Head {
+    let rest = &buf[p..];
+    if rest.first() == Some(&VT) {
+        return Head::MllpStart;
+    }
+    if rest.len() < 4 && !eof {
+        // Undecidable until 4 bytes are there, unless it already cannot be a segment id.
+        let could_be = [&b"MSH"[..], b"FHS", b"BHS", b"BTS", b"FTS"]
+            .iter()
+            .any(|id| id.starts_with(&rest[..rest.len().min(3)]));
+        if could_be {
+            return Head::NeedMore;
+        }
+        return Head::Other;
+    }
+    let id = &rest[..rest.len().min(3)];
+    let after = rest.get(3).copied();
+    let ends_id = |b: Option<u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
+    match id {
+        b"MSH" if after.is_some_and(|b| b.is_ascii_graphic() && !b.is_ascii_alphanumeric()) => {
+            Head::Message
+        }
+        b"FHS" | b"BHS" if ends_id(after) => Head::BatchOpen,
+        b"BTS" | b"FTS" if ends_id(after) => Head::BatchClose,
+        _ => Head::Other,
+    }
+}
+
+/// Frames of a complete buffer, borrowed (no copy): for files read whole and MLLP blocks.
+pub fn frames(buf: &[u8]) -> Frames<'_> {
+    Frames {
+        buf,
+        scanner: Scanner::default(),
+        inner: VecDeque::new(),
+    }
+}
+
+/// One frame of a complete buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    pub bytes: &'a [u8],
+    /// Byte offset in the buffer.
+    pub offset: usize,
+    pub framing: Framing,
+    pub defect: Option<FrameDefect>,
+}
+
+/// Iterator returned by [`frames`].
+pub struct Frames<'a> {
+    buf: &'a [u8],
+    scanner: Scanner,
+    inner: VecDeque<FrameRef<'a>>,
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = FrameRef<'a>;
+
+    fn next(&mut self) -> Option<FrameRef<'a>> {
+        if let Some(f) = self.inner.pop_front() {
+            return Some(f);
+        }
+        let span = self.scanner.next_span(self.buf, true)?;
+        if span.mllp_block {
+            split_mllp_block(self.buf, span, |f| self.inner.push_back(f));
+            return self.inner.pop_front();
+        }
+        Some(FrameRef {
+            bytes: &self.buf[span.start..span.end],
+            offset: span.start,
+            framing: span.framing,
+            defect: span.defect,
+        })
+    }
+}
+
+/// The messages of one MLLP block (usually one). An empty or non-HL7 block is one defect frame.
+fn split_mllp_block<'a>(buf: &'a [u8], span: Span, mut out: impl FnMut(FrameRef<'a>)) {
+    let content = &buf[span.start..span.end];
+    let mut any = false;
+    let mut scanner = Scanner::default();
+    while let Some(inner) = scanner.next_span(content, true) {
+        any = true;
+        let (defect, bytes) = if inner.mllp_block {
+            // A 0x0B inside a block: what follows it cannot be framed.
+            (Some(FrameDefect::NotHl7), &content[inner.start - 1..])
+        } else {
+            (inner.defect, &content[inner.start..inner.end])
+        };
+        out(FrameRef {
+            bytes,
+            offset: span.start + (bytes.as_ptr() as usize - content.as_ptr() as usize),
+            framing: Framing::Mllp,
+            defect,
+        });
+        if inner.mllp_block {
+            break;
+        }
+    }
+    if !any {
+        out(FrameRef {
+            bytes: content,
+            offset: span.start,
+            framing: Framing::Mllp,
+            defect: Some(FrameDefect::NotHl7),
+        });
+    }
+}
+
+/// One framed message of a stream, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The message bytes (MLLP bytes excluded); for [`FrameDefect::TooLarge`] only a prefix.
+    pub bytes: Vec<u8>,
+    /// 1-based position of the frame in the stream (the `#N` of report sources).
+    pub index: usize,
+    /// Byte offset of the frame in the stream.
+    pub offset: u64,
+    pub framing: Framing,
+    pub defect: Option<FrameDefect>,
+}
+
+/// A streaming framer: push chunks of any size, pull complete frames. Memory stays bounded by
+/// the largest message allowed (`max_message_bytes`) plus one chunk: a longer message is skipped
+/// to its end and reported as [`FrameDefect::TooLarge`] with its first bytes kept.
+#[derive(Debug)]
+pub struct Framer {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    scanner: Scanner,
+    eof: bool,
+    ready: VecDeque<Frame>,
+    count: usize,
+    max_message_bytes: usize,
+    /// Set while skipping an oversize frame: its kept prefix and the bytes dropped so far.
+    oversize: Option<(Vec<u8>, u64)>,
+}
+
+/// Bytes of an oversize message kept for its rejection file.
+const OVERSIZE_PREFIX: usize = 64 * 1024;
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new(usize::MAX)
+    }
+}
+
+impl Framer {
+    pub fn new(max_message_bytes: usize) -> Self {
+        Framer {
+            buf: Vec::new(),
+            base: 0,
+            scanner: Scanner::default(),
+            eof: false,
+            ready: VecDeque::new(),
+            count: 0,
+            max_message_bytes,
+            oversize: None,
+        }
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Marks the end of input: pending bytes become frames.
+    pub fn finish(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next complete frame, if any.
+    pub fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(f) = self.ready.pop_front() {
+                return Some(f);
+            }
+            match self.scanner.next_span(&self.buf, self.eof) {
+                Some(span) => self.take(span),
+                None => {
+                    self.enforce_limit();
+                    self.compact();
+                    return self.ready.pop_front();
+                }
+            }
+        }
+    }
+
+    /// When the input is idle, ends a plain message that ends with a segment terminator.
+    pub fn flush_idle(&mut self) -> Option<Frame> {
+        if let Some(f) = self.next_frame() {
+            return Some(f);
+        }
+        let span = self.scanner.flush_idle(&self.buf)?;
+        self.take(span);
+        self.ready.pop_front()
+    }
+
+    /// Bytes buffered and not yet framed.
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len() - self.scanner.pending_start().min(self.buf.len())
+    }
+
+    /// True when no bytes are buffered towards a frame.
+    pub fn is_idle(&self) -> bool {
+        !self.scanner.in_frame() && self.ready.is_empty()
+    }
+
+    fn take(&mut self, span: Span) {
+        if let Some((mut prefix, dropped)) = self.oversize.take() {
+            let tail = &self.buf[span.start..span.end];
+            let room = OVERSIZE_PREFIX.saturating_sub(prefix.len());
+            prefix.extend_from_slice(&tail[..tail.len().min(room)]);
+            let size = dropped + (span.end - span.start) as u64;
+            self.emit(
+                prefix,
+                span.start,
+                span.framing,
+                Some(FrameDefect::TooLarge { size }),
+                dropped,
+            );
+            return;
+        }
+        if span.end - span.start > self.max_message_bytes {
+            let bytes = self.buf
+                [span.start..span.start + OVERSIZE_PREFIX.min(span.end - span.start)]
+                .to_vec();
+            let size = (span.end - span.start) as u64;
+            self.emit(
+                bytes,
+                span.start,
+                span.framing,
+                Some(FrameDefect::TooLarge { size }),
+                0,
+            );
+            return;
+        }
+        if span.mllp_block {
+            let mut frames = Vec::new();
+            split_mllp_block(&self.buf, span, |f| {
+                frames.push((f.bytes.to_vec(), f.offset, f.framing, f.defect));
+            });
+            for (bytes, offset, framing, defect) in frames {
+                self.emit(bytes, offset, framing, defect, 0);
+            }
+        } else {
+            let bytes = self.buf[span.start..span.end].to_vec();
+            self.emit(bytes, span.start, span.framing, span.defect, 0);
+        }
+    }
+
+    fn emit(
+        &mut self,
+        bytes: Vec<u8>,
+        at: usize,
+        framing: Framing,
+        defect: Option<FrameDefect>,
+        dropped: u64,
+    ) {
+        self.count += 1;
+        self.ready.push_back(Frame {
+            bytes,
+            index: self.count,
+            offset: self.base + at as u64 - dropped,
+            framing,
+            defect,
+        });
+    }
+
+    /// A frame in progress longer than the limit: keep its prefix, drop what was scanned.
+    fn enforce_limit(&mut self) {
+        if !self.scanner.in_frame() {
+            return;
+        }
+        let start = self.scanner.pending_start();
+        let resume = self.scanner.resume_point();
+        let in_progress = self.buf.len() - start;
+        let dropped_so_far = self.oversize.as_ref().map_or(0, |o| o.1);
+        if self.oversize.is_none() && in_progress <= self.max_message_bytes {
+            return;
+        }
+        let (prefix, dropped) = self.oversize.get_or_insert_with(|| (Vec::new(), 0));
+        let cut = resume.max(start);
+        let room = OVERSIZE_PREFIX.saturating_sub(prefix.len());
+        let seg = &self.buf[start..cut];
+        prefix.extend_from_slice(&seg[..seg.len().min(room)]);
+        *dropped = dropped_so_far + (cut - start) as u64;
+        let n = cut;
+        self.buf.drain(..n);
+        self.base += n as u64;
+        self.scanner.shift(n);
+    }
+
+    /// Drops consumed bytes once they are worth moving.
+    fn compact(&mut self) {
+        let keep = self.scanner.pending_start().min(self.buf.len());
+        if keep > 0 && (keep >= self.buf.len() / 2 || keep > 1 << 20) {
+            self.buf.drain(..keep);
+            self.base += keep as u64;
+            self.scanner.shift(keep);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const M1: &[u8] = b"MSH|^~\\&|A|B|||20240101||MDM^T02|1|P|2.6\rPID|||1\rOBX|1|TX|||texte\r";
+    const M2: &[u8] = b"MSH|^~\\&|A|B|||20240101||MDM^T02|2|P|2.6\nPID|||2\n";
+    const M3: &[u8] = b"MSH#$%!@#A#B###20240101##ORU$R01#3#P#2.5\r\nPID###3\r\n";
+
+    fn mllp(m: &[u8]) -> Vec<u8> {
+        [&[VT][..], m, &[FS, b'\r']].concat()
+    }
+
+    fn stream(input: &[u8], chunk: usize) -> Vec<(Vec<u8>, Framing, Option<FrameDefect>, u64)> {
+        let mut f = Framer::default();
+        let mut out = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            f.push(c);
+            while let Some(fr) = f.next_frame() {
+                out.push((fr.bytes, fr.framing, fr.defect, fr.offset));
+            }
+        }
+        f.finish();
+        while let Some(fr) = f.next_frame() {
+            out.push((fr.bytes, fr.framing, fr.defect, fr.offset));
+        }
+        out
+    }
+
+    fn whole(input: &[u8]) -> Vec<(Vec<u8>, Framing, Option<FrameDefect>, u64)> {
+        frames(input)
+            .map(|f| (f.bytes.to_vec(), f.framing, f.defect, f.offset as u64))
+            .collect()
+    }
+
+    /// Every split point and 1-byte chunks give the same frames as the whole buffer.
+    fn assert_chunking_invariant(
+        input: &[u8],
+    ) -> Vec<(Vec<u8>, Framing, Option<FrameDefect>, u64)> {
+        let expected = whole(input);
+        assert_eq!(stream(input, 1), expected, "1-byte chunks");
+        for split in 0..=input.len() {
+            let mut f = Framer::default();
+            let mut got = Vec::new();
+            for part in [&input[..split], &input[split..]] {
+                f.push(part);
+                while let Some(fr) = f.next_frame() {
+                    got.push((fr.bytes, fr.framing, fr.defect, fr.offset));
+                }
+            }
+            f.finish();
+            while let Some(fr) = f.next_frame() {
+                got.push((fr.bytes, fr.framing, fr.defect, fr.offset));
+            }
+            assert_eq!(got, expected, "split at {split}");
+        }
+        expected
+    }
+
+    fn bodies(frames: &[(Vec<u8>, Framing, Option<FrameDefect>, u64)]) -> Vec<&[u8]> {
+        frames.iter().map(|f| f.0.as_slice()).collect()
+    }
+
+    #[test]
+    fn plain_messages_one_after_another() {
+        let input = [M1, M2, M3].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2, M3]);
+        assert!(got.iter().all(|f| f.1 == Framing::Plain && f.2.is_none()));
+        assert_eq!(got[1].3, M1.len() as u64);
+    }
+
+    #[test]
+    fn mllp_frames() {
+        let input = [mllp(M1), mllp(M2), mllp(M3)].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2, M3]);
+        assert!(got.iter().all(|f| f.1 == Framing::Mllp));
+        assert_eq!(got[0].3, 1);
+    }
+
+    #[test]
+    fn mllp_frame_is_complete_at_its_end_byte_without_waiting() {
+        let mut f = Framer::default();
+        let mut input = mllp(M1);
+        input.pop(); // the 0x0D has not arrived yet
+        f.push(&input);
+        assert_eq!(f.next_frame().map(|fr| fr.bytes), Some(M1.to_vec()));
+    }
+
+    #[test]
+    fn batch_envelope_is_not_a_message() {
+        let input = [
+            &b"FHS|^~\\&|A\rBHS|^~\\&|A\r"[..],
+            M1,
+            M2,
+            b"BTS|2\rFTS|1\r",
+        ]
+        .concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2]);
+        assert!(got.iter().all(|f| f.1 == Framing::Batch));
+    }
+
+    #[test]
+    fn batch_inside_mllp() {
+        let block = [&b"BHS|^~\\&|A\r"[..], M1, M2, b"BTS|2\r"].concat();
+        let got = assert_chunking_invariant(&mllp(&block));
+        assert_eq!(bodies(&got), [M1, M2]);
+    }
+
+    #[test]
+    fn crlf_blank_lines_and_spaces_between_messages() {
+        let input = [&b"\r\n  \r\n"[..], M1, b"\r\n\r\n   \t\r\n", M2, b"  \n\n"].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2]);
+    }
+
+    #[test]
+    fn crlf_terminated_message_keeps_its_terminator() {
+        let got = assert_chunking_invariant(M3);
+        assert_eq!(bodies(&got), [M3]);
+    }
+
+    #[test]
+    fn bom_at_start_is_skipped() {
+        let input = [BOM, M1].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1]);
+    }
+
+    #[test]
+    fn junk_before_a_message_is_its_own_frame() {
+        let input = [&b"hello\rworld\r"[..], M1].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [&b"hello\rworld\r"[..], M1]);
+        assert_eq!(got[0].2, Some(FrameDefect::NotHl7));
+        assert_eq!(got[1].2, None);
+    }
+
+    #[test]
+    fn junk_then_mllp_on_the_same_line() {
+        let input = [&b"garbage"[..], &mllp(M1)].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [&b"garbage"[..], M1]);
+    }
+
+    #[test]
+    fn unterminated_mllp_at_end_of_input() {
+        let input = [mllp(M1), vec![VT], M2.to_vec()].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2]);
+        assert_eq!(got[1].2, Some(FrameDefect::UnterminatedMllp));
+    }
+
+    #[test]
+    fn empty_or_non_hl7_mllp_block() {
+        let input = [mllp(b""), mllp(b"not hl7"), mllp(M1)].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [&b""[..], b"not hl7", M1]);
+        assert_eq!(got[0].2, Some(FrameDefect::NotHl7));
+        assert_eq!(got[1].2, Some(FrameDefect::NotHl7));
+        assert_eq!(got[2].2, None);
+    }
+
+    #[test]
+    fn message_without_final_terminator() {
+        let input = b"MSH|^~\\&|A\rPID|1";
+        let got = assert_chunking_invariant(input);
+        assert_eq!(bodies(&got), [&input[..]]);
+    }
+
+    #[test]
+    fn msh_lookalike_is_not_a_message_start() {
+        // "MSHX" is not MSH + separator; it stays inside the message as a (bad) segment.
+        let input = b"MSH|^~\\&|A\rMSHX|1\r";
+        let got = assert_chunking_invariant(input);
+        assert_eq!(got.len(), 1);
+    }
+
+    #[test]
+    fn idle_flush_ends_a_plain_message_at_a_terminator() {
+        let mut f = Framer::default();
+        f.push(M1);
+        assert!(
+            f.next_frame().is_none(),
+            "a plain message could still go on"
+        );
+        assert_eq!(f.flush_idle().map(|fr| fr.bytes), Some(M1.to_vec()));
+        f.push(&M2[..20]);
+        assert!(f.flush_idle().is_none(), "not at a segment terminator");
+    }
+
+    #[test]
+    fn oversize_message_is_reported_with_its_size_and_memory_stays_bounded() {
+        let big = [
+            &b"MSH|^~\\&|A\rOBX|1|ED|||"[..],
+            &vec![b'A'; 300_000],
+            b"\r",
+        ]
+        .concat();
+        let input = [big.clone(), M2.to_vec()].concat();
+        let mut f = Framer::new(100_000);
+        let mut got = Vec::new();
+        let mut peak = 0;
+        for c in input.chunks(4096) {
+            f.push(c);
+            peak = peak.max(f.buf.len());
+            while let Some(fr) = f.next_frame() {
+                got.push(fr);
+            }
+        }
+        f.finish();
+        while let Some(fr) = f.next_frame() {
+            got.push(fr);
+        }
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            got[0].defect,
+            Some(FrameDefect::TooLarge {
+                size: big.len() as u64
+            })
+        );
+        assert_eq!(got[0].bytes, big[..OVERSIZE_PREFIX]);
+        assert_eq!(got[0].offset, 0);
+        assert_eq!(got[1].bytes, M2);
+        assert_eq!(got[1].offset, big.len() as u64);
+        assert!(peak < 100_000 + 2 * 4096, "buffer grew to {peak}");
+    }
+
+    #[test]
+    fn frame_indexes_count_from_one() {
+        let mut f = Framer::default();
+        f.push(&[mllp(M1), mllp(M2)].concat());
+        let idx: Vec<_> = std::iter::from_fn(|| f.next_frame())
+            .map(|fr| fr.index)
+            .collect();
+        assert_eq!(idx, [1, 2]);
+    }
+
+    proptest! {
+        #[test]
+        fn chunking_never_changes_frames(
+            parts in proptest::collection::vec(prop_oneof![
+                Just(M1.to_vec()), Just(M2.to_vec()), Just(M3.to_vec()),
+                Just(mllp(M1)), Just(b"\r\n".to_vec()), Just(b"junk\r".to_vec()),
+                Just(b"BHS|^~\\&\r".to_vec()), Just(b"BTS|1\r".to_vec()), Just(vec![VT]), Just(vec![FS]),
+                proptest::collection::vec(any::<u8>(), 0..8),
+            ], 0..8),
+            chunk in 1usize..64,
+        ) {
+            let input = parts.concat();
+            prop_assert_eq!(stream(&input, chunk), whole(&input));
+        }
+    }
+}

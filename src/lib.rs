@@ -1,0 +1,13 @@
+//! # dmpfeed
+//!
+//! Feeds the French shared medical record (DMP, "Mon espace santé") from a hospital's patient
+//! record system: HL7v2 document messages in, CI-SIS CDA R2 documents out.
+//!
+//! The stages, each a module with one job and one-way dependencies:
+//!
+//! * [`hl7`] — the HL7v2 reader: framing (MLLP, batches, plain), charsets (MSH-18), a nom parser
+//!   and zero-copy views (message → segment → field → repetition → component → subcomponent).
+//! * [`reason`] — outcomes and the stable reason codes of the contract.
+pub mod hl7;
+pub mod reason;
+pub mod terminology;
