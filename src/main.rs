@@ -1,4 +1,45 @@
+//! The `dmpfeed` binary: arguments → command → exit status (CONTRACT.md "Exit status").
+
+use clap::Parser;
+use dmpfeed::cli::{Cli, Command};
+use dmpfeed::commands::{self, Status};
+use std::io::Write;
+
 fn main() {
-    eprintln!("dmpfeed: command line not built yet");
-    std::process::exit(2);
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = match &cli.command {
+        Command::Inspect(args) => commands::inspect::run(args, &mut out),
+        Command::Config(args) => commands::config::run(args, &mut out),
+        Command::Convert(_) | Command::Check(_) => Err(commands::Fatal("not built yet".into())),
+    };
+    let status = match result.and_then(|s| out.flush().map(|_| s).map_err(Into::into)) {
+        Ok(status) => status,
+        // A closed pipe (`dmpfeed inspect f | head`) is a normal end, as in ripgrep.
+        Err(e) if e.0.contains("Broken pipe") => Status::Ok,
+        Err(e) => {
+            eprintln!("dmpfeed: {e}");
+            Status::Failure
+        }
+    };
+    std::process::exit(status as i32);
+}
+
+/// Logs go to standard error. Default level `info`, which never carries identity traits, INS or
+/// document content (those are logged at `trace` only).
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "dmpfeed=info",
+        1 => "dmpfeed=debug",
+        _ => "dmpfeed=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

@@ -1,0 +1,270 @@
+//! The validated configuration: an embedded default TOML, overlaid by the user's file.
+//!
+//! `config/default.toml` is the single source of the defaults; a user file is merged over it
+//! table by table, then deserialised with unknown keys refused and validated, so that an error
+//! names the key (`document.time_zone: unknown time zone "Europe/Pari"`).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The embedded default configuration (a demonstration establishment).
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub organisation: Organisation,
+    pub oids: Oids,
+    pub document: DocumentConfig,
+    pub identity: IdentityPolicy,
+    pub limits: Limits,
+    pub stream: StreamConfig,
+    pub input: InputConfig,
+}
+
+/// The establishment: custodian and the authors' organisation.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub finess: String,
+    pub name: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub telecom: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Oids {
+    pub document_root: String,
+    pub ipp_root: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentConfig {
+    pub time_zone: String,
+    pub healthcare_facility_type: String,
+    pub practice_setting: String,
+    #[serde(default)]
+    pub type_map: BTreeMap<String, String>,
+}
+
+/// The identity gate's policy (CONTRACT.md `IDENTITY_NOT_QUALIFIED`, `INS_OID_TEST_IN_PRODUCTION`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPolicy {
+    pub accept_vali: bool,
+    pub allow_test_ins: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_message_bytes: u64,
+    pub max_segments: u64,
+    pub max_field_bytes: u64,
+    pub max_content_bytes: u64,
+    pub max_archive_entries: u64,
+    pub max_archive_bytes: u64,
+    pub max_archive_depth: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    pub idle_flush_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    pub ignore: Vec<String>,
+    pub follow_symlinks: bool,
+}
+
+/// A configuration error, naming the file and the key.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_toml(DEFAULT_TOML, "default")
+            .expect("the embedded default configuration is valid")
+    }
+}
+
+impl Config {
+    /// Reads a configuration file laid over the default.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        Config::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses TOML laid over the default; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let mut base: toml::Table = DEFAULT_TOML.parse().expect("embedded default is TOML");
+        let user: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError(format!("{origin}: {e}")))?;
+        merge(&mut base, user);
+        let config: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(format!("{origin}: {e}")))?;
+        config
+            .validate()
+            .map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let o = &self.organisation;
+        if o.finess.len() != 9 || !o.finess.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "organisation.finess: {:?} is not 9 characters",
+                o.finess
+            ));
+        }
+        if o.name.trim().is_empty() {
+            return Err("organisation.name: must not be empty".into());
+        }
+        for (key, oid) in [
+            ("oids.document_root", &self.oids.document_root),
+            ("oids.ipp_root", &self.oids.ipp_root),
+        ] {
+            if !is_oid(oid) {
+                return Err(format!(
+                    "{key}: {oid:?} is not an OID (digits separated by dots)"
+                ));
+            }
+        }
+        let d = &self.document;
+        if jiff::tz::TimeZone::get(&d.time_zone).is_err() {
+            return Err(format!(
+                "document.time_zone: unknown time zone {:?}",
+                d.time_zone
+            ));
+        }
+        if crate::terminology::healthcare_facility_type(&d.healthcare_facility_type).is_none() {
+            return Err(format!(
+                "document.healthcare_facility_type: {:?} is not in JDV_J02/J61",
+                d.healthcare_facility_type
+            ));
+        }
+        if crate::terminology::practice_setting(&d.practice_setting).is_none() {
+            return Err(format!(
+                "document.practice_setting: {:?} is not in JDV_J04",
+                d.practice_setting
+            ));
+        }
+        for (local, code) in &d.type_map {
+            if crate::terminology::document_type(code).is_none() {
+                return Err(format!(
+                    "document.type_map.{local}: {code:?} is not a JDV_J07 document type"
+                ));
+            }
+        }
+        let l = &self.limits;
+        for (key, v) in [
+            ("limits.max_message_bytes", l.max_message_bytes),
+            ("limits.max_segments", l.max_segments),
+            ("limits.max_field_bytes", l.max_field_bytes),
+            ("limits.max_content_bytes", l.max_content_bytes),
+            ("limits.max_archive_entries", l.max_archive_entries),
+            ("limits.max_archive_bytes", l.max_archive_bytes),
+        ] {
+            if v == 0 {
+                return Err(format!("{key}: must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True for a syntactically valid OID: digit groups separated by dots, no leading zeros.
+pub fn is_oid(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.split('.').count() >= 2
+        && s.split('.').all(|arc| {
+            !arc.is_empty()
+                && arc.bytes().all(|b| b.is_ascii_digit())
+                && (arc == "0" || !arc.starts_with('0'))
+        })
+}
+
+/// Lays `over` onto `base`: tables merge recursively, other values replace.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::default();
+        assert_eq!(c.document.time_zone, "Europe/Paris");
+        assert!(!c.identity.accept_vali);
+    }
+
+    #[test]
+    fn a_user_file_only_needs_the_keys_it_changes() {
+        let c = Config::from_toml("[identity]\naccept_vali = true\n", "test").unwrap();
+        assert!(c.identity.accept_vali);
+        assert!(!c.identity.allow_test_ins);
+        assert_eq!(c.organisation.finess, "990000010");
+    }
+
+    macro_rules! config_error_names {
+        ($($name:ident: $toml:expr => $key:expr;)+) => {$(
+            #[test]
+            fn $name() {
+                let e = Config::from_toml($toml, "site.toml").unwrap_err().to_string();
+                assert!(e.starts_with("site.toml: "), "{e}");
+                assert!(e.contains($key), "{e} should name {}", $key);
+            }
+        )+};
+    }
+
+    config_error_names! {
+        unknown_key: "[identity]\naccept_valli = true\n" => "accept_valli";
+        wrong_type: "[identity]\naccept_vali = \"yes\"\n" => "accept_vali";
+        bad_time_zone: "[document]\ntime_zone = \"Europe/Pari\"\n" => "document.time_zone";
+        bad_oid: "[oids]\ndocument_root = \"1.2.x\"\n" => "oids.document_root";
+        bad_finess: "[organisation]\nfiness = \"12\"\n" => "organisation.finess";
+        bad_facility: "[document]\nhealthcare_facility_type = \"SA99X\"\n" => "document.healthcare_facility_type";
+        bad_type_map: "[document.type_map]\nCR-OPE = \"99999-9\"\n" => "document.type_map.CR-OPE";
+        zero_limit: "[limits]\nmax_message_bytes = 0\n" => "limits.max_message_bytes";
+        not_toml: "[identity\n" => "TOML";
+    }
+
+    #[test]
+    fn oids() {
+        assert!(is_oid("1.2.250.1.213.1.4.8"));
+        assert!(!is_oid("1.2.250.01"));
+        assert!(!is_oid("1"));
+        assert!(!is_oid("1..2"));
+        assert!(!is_oid(""));
+    }
+}
