@@ -388,3 +388,97 @@ fn the_chosen_ins_is_exposed_for_the_cda() {
     assert_eq!(v.warnings().count(), 0);
     assert_eq!(v.blocking().count(), 0);
 }
+
+#[test]
+fn a_flood_of_repetitions_gives_a_bounded_report() {
+    let n = 100_000;
+    let case = Case {
+        pid3: "27903512151898^^^^INS~".repeat(n),
+        pid32: "XYZ~".repeat(n) + "QUAL~" + &"DOUT~".repeat(n),
+        ..patient(PAT_TROIS)
+    };
+    let text = case.message();
+    let msg = Message::parse(&text, Charset::Utf8).unwrap();
+    let v = identity::assess(&msg, &case.policy());
+    let count = |code: &str| {
+        v.findings
+            .iter()
+            .filter(|f| f.code.as_str() == code)
+            .count()
+    };
+    let cap = identity::MAX_REPORTED_PER_FIELD;
+    assert_eq!(count("INS_OID_UNKNOWN"), cap);
+    assert_eq!(count("INS_MALFORMED"), cap);
+    assert_eq!(count("IDENTITY_DOUBTFUL"), 2 * cap);
+    assert!(v.findings.len() <= 4 * cap + 8, "{}", v.findings.len());
+}
+
+mod hostile {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Field content built from delimiters, escapes, digits, letters and non-ASCII.
+    fn field() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("^"),
+                Just("~"),
+                Just("&"),
+                Just("\\"),
+                Just("\\E\\"),
+                Just("\\X41\\"),
+                Just("INS"),
+                Just("PI"),
+                Just("L"),
+                Just("D"),
+                Just("BDL"),
+                Just("QUAL"),
+                Just("DOUT"),
+                Just("VALI"),
+                Just("1.2.250.1.213.1.4.8"),
+                Just("1.2.250.1.213.1.4.10"),
+                Just("2A"),
+                Just("2B"),
+                Just("0"),
+                Just("9"),
+                Just("279035121518989"),
+                Just("é"),
+                Just("Œ"),
+                Just("\"\""),
+                Just(" "),
+                Just("1979"),
+                Just("03"),
+            ],
+            0..24,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn assess_never_panics_and_stays_consistent(
+            msh11 in field(), pid3 in field(), pid5 in field(), pid7 in field(),
+            pid8 in field(), pid11 in field(), pid32 in field(),
+            accept_vali in any::<bool>(), allow_test_ins in any::<bool>(),
+        ) {
+            let case = Case { msh11, pid3, pid5, pid7, pid8, pid11, pid32, accept_vali, allow_test_ins };
+            let text = case.message();
+            let msg = Message::parse(&text, Charset::Utf8).unwrap();
+            let v = identity::assess(&msg, &case.policy());
+            prop_assert_eq!(v.is_usable(), v.findings.iter().all(|f| f.is_warning()));
+            if v.is_usable() {
+                // Usable means an INS and every strict trait were there.
+                prop_assert!(v.patient.ins.is_some());
+                prop_assert!(v.patient.birth_name.is_some() && v.patient.first_given_name.is_some());
+                prop_assert!(v.patient.given_names.is_some() && v.patient.birth_date.is_some());
+                prop_assert!(v.patient.sex.is_some() && v.patient.birthplace_code.is_some());
+                prop_assert!(v.patient.ins.as_ref().unwrap().nir().is_some_and(|n| n.has_valid_key()));
+            }
+            for f in &v.findings {
+                prop_assert!(f.path.parse::<dmpfeed::hl7::Path>().is_ok(), "bad path {}", f.path);
+            }
+        }
+    }
+}

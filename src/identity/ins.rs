@@ -14,13 +14,14 @@
 //!
 //! The OID comes from CX-4.2 only, as PAM-FR writes it (`ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO`).
 //!
-//! Choosing among several candidates (the policy [`super`] documents): the first *valid* one
+//! Choosing among several candidates (see the decisions in [`super`]): the first *valid* one
 //! (known OID, well-formed, right key) under a production OID (INS-NIR, INS-NIA), else the first
 //! valid one under a test/demo OID, else the first one with a known OID (so that the findings can
 //! name it). The others only matter when they are a *different* valid INS (`INS_CONFLICT`).
 //!
 //! This module reads HL7 through the message views only; it never allocates unless it reports.
 
+use super::MAX_REPORTED_PER_FIELD;
 use super::nir::Nir;
 use crate::config::IdentityPolicy;
 use crate::hl7::{Field, Message, Repetition, Segment};
@@ -287,22 +288,23 @@ pub fn check(
     match choose(pid3).filter(Candidate::is_valid) {
         Some(chosen) => {
             chosen.report(production, policy, out);
-            for other in candidates(pid3) {
-                if other.is_valid() && other.value != chosen.value {
-                    out.push(Finding::new(
-                        ReasonCode::InsConflict,
-                        format!("PID-3({}).1", other.repetition),
-                        format!(
-                            "a second, different INS; PID-3({}) is the one used: \
-                             keep only the patient's INS",
-                            chosen.repetition
-                        ),
-                    ));
-                }
+            let conflicting = candidates(pid3).filter(|c| c.is_valid() && c.value != chosen.value);
+            for other in conflicting.take(MAX_REPORTED_PER_FIELD) {
+                out.push(Finding::new(
+                    ReasonCode::InsConflict,
+                    format!("PID-3({}).1", other.repetition),
+                    format!(
+                        "a second, different INS; PID-3({}) would be used: \
+                         keep only the patient's INS",
+                        chosen.repetition
+                    ),
+                ));
             }
         }
         // Nothing usable: every candidate's problems, so that one correction fixes them all.
-        None => candidates(pid3).for_each(|c| c.report(production, policy, out)),
+        None => candidates(pid3)
+            .take(MAX_REPORTED_PER_FIELD)
+            .for_each(|c| c.report(production, policy, out)),
     }
 }
 

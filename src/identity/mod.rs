@@ -25,7 +25,8 @@
 //! a fixed order: INS, PID-32, traits, consistency. Their paths name the real repetition
 //! (`PID-3(2).1`, `PID-32(2)`, `PID-11(2).9`, `PID-5(1).3`); a trait that is missing gets the
 //! path where it should be (`PID-7`, `PID-5(1).2`, or `PID-11` when there is no BDL repetition
-//! at all). Details never carry the INS, names, the birth date or the birthplace: a report may
+//! at all). At most [`MAX_REPORTED_PER_FIELD`] findings are made per repeating field. Details
+//! never carry the INS, names, the birth date or the birthplace: a report may
 //! be logged; a clerk reads the message itself at the path.
 //!
 //! # Decisions where the specifications are silent
@@ -85,6 +86,11 @@ pub use reliability::{IdentityAttribute, IdentityStatus, Reliability, Reliabilit
 use crate::config::IdentityPolicy;
 use crate::hl7::Message;
 use crate::reason::Finding;
+
+/// At most this many repetitions of one field are reported (INS candidates, PID-32 codes): a
+/// hostile field of a million repetitions must not become a million findings. A clerk who fixes
+/// those sees the next ones on resubmission.
+pub const MAX_REPORTED_PER_FIELD: usize = 16;
 
 /// The patient of a message and what stands between their identity and the DMP.
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@
 //! * a code that is in no table is reported (`IDENTITY_DOUBTFUL` beside a status, or
 //!   `IDENTITY_NOT_QUALIFIED` when there is no status): an identity-vigilance gate does not guess.
 
+use super::MAX_REPORTED_PER_FIELD;
 use crate::config::IdentityPolicy;
 use crate::hl7::{Field, Segment};
 use crate::reason::{Finding, ReasonCode};
@@ -226,11 +227,13 @@ pub fn check(reliability: &Reliability<'_>, policy: &IdentityPolicy, out: &mut V
         return;
     }
     let mut status: Option<(usize, IdentityStatus)> = None;
+    // Findings about single repetitions, at most MAX_REPORTED_PER_FIELD of each kind.
+    let mut flagged: Vec<Finding> = Vec::new();
     let mut unknown: Vec<Finding> = Vec::new();
     for (r, code) in reliability.codes() {
-        match ReliabilityCode::from_code(&code) {
+        let finding = match ReliabilityCode::from_code(&code) {
             Some(ReliabilityCode::Status(s)) => match status {
-                Some((first, s0)) if s0 != s => out.push(Finding::new(
+                Some((first, s0)) if s0 != s => Finding::new(
                     ReasonCode::IdentityNotQualified,
                     format!("PID-32({r})"),
                     format!(
@@ -238,27 +241,38 @@ pub fn check(reliability: &Reliability<'_>, policy: &IdentityPolicy, out: &mut V
                         s.code(),
                         s0.code()
                     ),
-                )),
-                Some(_) => {}
-                None => status = Some((r, s)),
+                ),
+                Some(_) => continue,
+                None => {
+                    status = Some((r, s));
+                    continue;
+                }
             },
-            Some(ReliabilityCode::Attribute(a)) if a.forbids_ins() => out.push(Finding::new(
+            Some(ReliabilityCode::Attribute(a)) if a.forbids_ins() => Finding::new(
                 ReasonCode::IdentityDoubtful,
                 format!("PID-32({r})"),
                 format!("{} ({}) forbids using the INS", a.code(), a.label()),
-            )),
-            Some(ReliabilityCode::Attribute(_)) => {}
-            None => unknown.push(Finding::new(
-                ReasonCode::IdentityDoubtful,
-                format!("PID-32({r})"),
-                format!(
-                    "{} is not a code of table 0445 (PROV, RECUP, VALI, QUAL, VIDE and the \
-                     attributes, upper case)",
-                    shown(&code)
-                ),
-            )),
+            ),
+            Some(ReliabilityCode::Attribute(_)) => continue,
+            None if unknown.len() < MAX_REPORTED_PER_FIELD => {
+                unknown.push(Finding::new(
+                    ReasonCode::IdentityDoubtful,
+                    format!("PID-32({r})"),
+                    format!(
+                        "{} is not a code of table 0445 (PROV, RECUP, VALI, QUAL, VIDE and the \
+                         attributes, upper case)",
+                        shown(&code)
+                    ),
+                ));
+                continue;
+            }
+            None => continue,
+        };
+        if flagged.len() < MAX_REPORTED_PER_FIELD {
+            flagged.push(finding);
         }
     }
+    out.append(&mut flagged);
     match status {
         None => {
             // Without a status an unknown code is most likely a misspelt one: say "not qualified".
