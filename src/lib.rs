@@ -10,10 +10,13 @@
 //! * [`reason`] — outcomes and the stable reason codes of the contract.
 //! * [`terminology`] — the ANS value sets and correspondence tables (J07, ASS_X04, …).
 //! * [`config`] — the validated configuration (embedded default + the site's file).
+//! * [`identity`] — the identity gate: the INS in PID-3, its key and OID, PID-32, the strict
+//!   traits and their consistency with the NIR; only a qualified INS may feed the DMP.
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod hl7;
+pub mod identity;
 pub mod reason;
 pub mod terminology;

@@ -138,6 +138,9 @@ reason_codes! {
     /// No MSH-18 and the bytes are not valid UTF-8: read as ISO 8859-1 (never blocks).
     /// An addition to CONTRACT.md's list, documented in the README.
     CharsetAssumed = "CHARSET_ASSUMED" => None,
+    /// PID-3 carries two different valid INS: which one is the patient's cannot be decided.
+    /// An addition to CONTRACT.md's list.
+    InsConflict = "INS_CONFLICT" => Some(Outcome::Held),
 }
 
 impl ReasonCode {
