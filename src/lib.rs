@@ -10,10 +10,16 @@
 //! * [`reason`] — outcomes and the stable reason codes of the contract.
 //! * [`terminology`] — the ANS value sets and correspondence tables (J07, ASS_X04, …).
 //! * [`config`] — the validated configuration (embedded default + the site's file).
+//! * [`document`] — a document message (MDM^T02/T10/T04, ORU^R01) read into a plain request:
+//!   event, ids, type, times, authors, encounter, content, MetaDMPMSS flags.
+//! * [`cda`] — the CI-SIS CDA R2 (non-structured body) written from that request and the
+//!   patient; the header of a CDA received already built.
+pub mod cda;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod document;
 pub mod hl7;
 pub mod reason;
 pub mod terminology;
