@@ -373,12 +373,15 @@ fn received_document(
             .chain(doc.flags.visibility_codes().map(str::to_owned))
             .collect(),
         patient_id: patient.xds_patient_id(),
-        set_id: received
-            .set_id
-            .as_ref()
-            .map_or_else(|| unique_id.clone(), |s| s.unique_id()),
+        // Without its own setId, a replacement's set is the replaced document's (TXA-13), a
+        // new document's its own id.
+        set_id: match (&received.set_id, &doc.parent_id) {
+            (Some(s), _) => s.unique_id(),
+            (None, Some(_)) => doc.set_id.clone(),
+            (None, None) => unique_id.clone(),
+        },
         unique_id,
-        version: received.version.unwrap_or(1),
+        version: received.version.unwrap_or(doc.version),
     };
     Ok((xml.to_vec(), metadata))
 }

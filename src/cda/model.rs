@@ -49,10 +49,17 @@ pub struct Ipp<'a> {
     pub oid: Option<Cow<'a, str>>,
 }
 
-/// A postal address (XAD: 1 street, 2 other designation, 3 city, 5 postal code, 6 country).
+/// A postal address (XAD: 1 street address (SAD: 1 street line, 2 street name, 3 dwelling
+/// number), 2 other designation, 3 city, 5 postal code, 6 country). Empty parts are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Address<'a> {
+    /// XAD-1.1, the whole street line (`12 rue de la Barre`).
     pub street: Cow<'a, str>,
+    /// XAD-1.2 street name, when the sender splits the street line.
+    pub street_name: Cow<'a, str>,
+    /// XAD-1.3 dwelling number, when the sender splits the street line.
+    pub house_number: Cow<'a, str>,
+    /// XAD-2 other designation (building, staircase).
     pub other: Cow<'a, str>,
     pub city: Cow<'a, str>,
     pub postal_code: Cow<'a, str>,

@@ -258,10 +258,19 @@ impl CdaWriter<'_, '_> {
         self.end("recordTarget")
     }
 
+    /// A structured address, as the ANS examples write it. The structuration minimale's closed
+    /// template allows `streetAddressLine` only alone (warning "not defined" for a postalCode
+    /// beside it), so an unsplit street line (XAD-1.1) goes into `streetName`.
     fn address(&mut self, a: &Address<'_>) -> io::Result<()> {
+        let (number, street) = if a.street_name.trim().is_empty() {
+            ("", a.street.as_ref())
+        } else {
+            (a.house_number.as_ref(), a.street_name.as_ref())
+        };
         self.start("addr", &[])?;
-        self.text("streetAddressLine", &[], &a.street)?;
-        self.text("streetAddressLine", &[], &a.other)?;
+        self.text("houseNumber", &[], number)?;
+        self.text("streetName", &[], street)?;
+        self.text("additionalLocator", &[], &a.other)?;
         self.text("postalCode", &[], &a.postal_code)?;
         self.text("city", &[], &a.city)?;
         self.text("country", &[], &a.country)?;
@@ -350,11 +359,12 @@ impl CdaWriter<'_, '_> {
     }
 
     fn organisation_addr(&mut self, o: &Organisation) -> io::Result<()> {
-        self.start("addr", &[])?;
-        self.text("streetAddressLine", &[], &o.street)?;
-        self.text("postalCode", &[], &o.postal_code)?;
-        self.text("city", &[], &o.city)?;
-        self.end("addr")
+        self.address(&Address {
+            street: Cow::Borrowed(&o.street),
+            postal_code: Cow::Borrowed(&o.postal_code),
+            city: Cow::Borrowed(&o.city),
+            ..Address::default()
+        })
     }
 
     fn custodian(&mut self, site: &Site<'_>) -> io::Result<()> {

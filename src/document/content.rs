@@ -240,7 +240,12 @@ mod tests {
         use ContentError::*;
         use MediaType::*;
         // (OBX-5, media type, Ok(expected data) or the error kind)
-        let cases: &[(&str, MediaType, Result<&str, fn(String) -> ContentError>)] = &[
+        type Case = (
+            &'static str,
+            MediaType,
+            Result<&'static str, fn(String) -> ContentError>,
+        );
+        let cases: &[Case] = &[
             ("^application^pdf^Base64^JVBERi0xLjQK", Pdf, Ok(PDF)),
             ("^application^pdf^Base64^JVBERi0=", Pdf, Ok("JVBERi0=")),
             // escaped line breaks (wrapped at 76 by some senders) are removed

@@ -141,7 +141,13 @@ mod tests {
     #[test]
     fn national_ids() {
         // (id, XCN-13, XCN-9.2) → (root, extension)
-        let cases: &[(&str, &str, &str, Option<(&str, &str)>)] = &[
+        type Case = (
+            &'static str,
+            &'static str,
+            &'static str,
+            Option<(&'static str, &'static str)>,
+        );
+        let cases: &[Case] = &[
             (
                 "810000100015",
                 "IDNPS",
