@@ -3,7 +3,7 @@
 //! reading of a CDA received already built ([`received`]).
 //!
 //! * [`model`] — the patient as `recordTarget` needs it (filled by the identity gate);
-//! * [`write`] — the writer and the [`write::Site`] (the configured establishment);
+//! * [`write`](mod@write) — the writer and the [`write::Site`] (the configured establishment);
 //! * [`ts`] — HL7 timestamps as CDA TS, with the site's UTC offset;
 //! * [`xml`] — text XML 1.0 can hold;
 //! * [`received`] — the header of a received CDA (metadata, patient ids).

@@ -458,11 +458,25 @@ impl CdaWriter<'_, '_> {
     }
 }
 
-/// A start tag whose attribute values are made XML-safe (quick-xml escapes them).
+/// A start tag whose attribute values are made XML-safe and escaped, built in one allocation
+/// (quick-xml's `push_attribute` grows its buffer once per attribute).
 fn element<'a>(name: &'a str, attrs: &Attrs<'_>) -> BytesStart<'a> {
-    let mut e = BytesStart::new(name);
-    for (k, v) in attrs {
-        e.push_attribute((*k, xml_safe(v).as_ref()));
+    if attrs.is_empty() {
+        return BytesStart::new(name);
     }
-    e
+    let len = name.len()
+        + attrs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>();
+    let mut tag = String::with_capacity(len + 16);
+    tag.push_str(name);
+    for (k, v) in attrs {
+        tag.push(' ');
+        tag.push_str(k);
+        tag.push_str("=\"");
+        tag.push_str(&quick_xml::escape::escape(xml_safe(v)));
+        tag.push('"');
+    }
+    BytesStart::from_content(tag, name.len())
 }

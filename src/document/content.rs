@@ -135,7 +135,7 @@ fn unwrapped_base64<'a>(
     max_decoded: u64,
 ) -> Result<Cow<'a, str>, ContentError> {
     let value = data.value();
-    let value = if value.contains(['\r', '\n']) {
+    let value = if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
         Cow::Owned(
             value
                 .chars()

@@ -20,7 +20,7 @@ pub mod person;
 pub mod time;
 
 use crate::config::Config;
-use crate::hl7::{Message, Segment};
+use crate::hl7::{Field, Message, Segment};
 use crate::reason::{Finding, ReasonCode};
 use crate::terminology::{self, Coded, DocumentType};
 use content::{ContentError, EdType, MediaType};
@@ -126,10 +126,11 @@ impl Content<'_> {
 /// The segments a document message is read from, found in one pass.
 #[derive(Default)]
 struct Parts<'a> {
-    orc: Option<Segment<'a>>,
-    obr: Option<Segment<'a>>,
-    txa: Option<Segment<'a>>,
-    pv1: Option<Segment<'a>>,
+    msh: Fields<'a>,
+    orc: Option<Fields<'a>>,
+    obr: Option<Fields<'a>>,
+    txa: Option<Fields<'a>>,
+    pv1: Option<Fields<'a>>,
     sender: Option<Segment<'a>>,
     /// The document OBX segments with their 1-based OBX occurrence: one ED, or narrative lines.
     document: Vec<(usize, Segment<'a>)>,
@@ -140,18 +141,21 @@ struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     fn collect(msg: &Message<'a>) -> Parts<'a> {
-        let mut p = Parts::default();
+        let mut p = Parts {
+            msh: Fields::of(&msg.msh()),
+            ..Parts::default()
+        };
         let mut obx_n = 0;
         // Once an ED document or a non-narrative OBX is seen, later non-flag OBX are not part
         // of the document (an ORU may carry the same document twice, N1 then N3).
         let mut closed = false;
         for seg in msg.segments() {
             match seg.id() {
-                "ORC" if p.orc.is_none() => p.orc = Some(seg),
-                "OBR" if p.obr.is_none() => p.obr = Some(seg),
-                "TXA" if p.txa.is_none() => p.txa = Some(seg),
-                "PV1" if p.pv1.is_none() => p.pv1 = Some(seg),
-                "PRT" if p.sender.is_none() && text(&seg, 4, 1).eq_ignore_ascii_case("SB") => {
+                "ORC" if p.orc.is_none() => p.orc = Some(Fields::of(&seg)),
+                "OBR" if p.obr.is_none() => p.obr = Some(Fields::of(&seg)),
+                "TXA" if p.txa.is_none() => p.txa = Some(Fields::of(&seg)),
+                "PV1" if p.pv1.is_none() => p.pv1 = Some(Fields::of(&seg)),
+                "PRT" if p.sender.is_none() && text(seg.field(4), 1).eq_ignore_ascii_case("SB") => {
                     p.sender = Some(seg)
                 }
                 "OBX" => {
@@ -159,7 +163,7 @@ impl<'a> Parts<'a> {
                     if flags::is_flag(&seg) {
                         p.flags.record(&seg, obx_n);
                     } else if !closed {
-                        let value_type = raw(&seg, 2, 1);
+                        let value_type = raw(seg.field(2), 1);
                         if content::is_narrative(value_type) {
                             p.document.push((obx_n, seg));
                         } else if value_type.trim() == "ED" && p.document.is_empty() {
@@ -182,8 +186,33 @@ impl<'a> Parts<'a> {
     fn is_ed(&self) -> bool {
         self.document
             .first()
-            .is_some_and(|(_, s)| raw(s, 2, 1).trim() == "ED")
+            .is_some_and(|(_, s)| raw(s.field(2), 1).trim() == "ED")
     }
+
+    /// Field `n` of the document OBX (the first one, for narrative lines).
+    fn document_field(&self, n: usize) -> Option<Field<'a>> {
+        self.document.first().and_then(|(_, s)| s.field(n))
+    }
+}
+
+/// The fields of one segment, split once: TXA, OBR, PV1 … are read field by field, and
+/// `Segment::field(n)` walks the segment from its start each time.
+#[derive(Debug, Clone, Default)]
+struct Fields<'a>(Vec<Field<'a>>);
+
+impl<'a> Fields<'a> {
+    fn of(seg: &Segment<'a>) -> Fields<'a> {
+        Fields(seg.fields().collect())
+    }
+
+    fn get(&self, n: usize) -> Option<Field<'a>> {
+        n.checked_sub(1).and_then(|i| self.0.get(i)).copied()
+    }
+}
+
+/// Field `n` of an optional segment.
+fn at<'a>(seg: &Option<Fields<'a>>, n: usize) -> Option<Field<'a>> {
+    seg.as_ref().and_then(|f| f.get(n))
 }
 
 /// Reads a document message. `Err` holds every blocking finding (rejected, or for a message
@@ -199,12 +228,12 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     let parts = Parts::collect(msg);
     let mut findings = Vec::new();
 
-    let orc1 = parts.orc.as_ref().map_or("", |s| raw(s, 1, 1));
+    let orc1 = raw(at(&parts.orc, 1), 1);
     let obx11: Vec<(String, &str)> = parts
         .document
         .iter()
         .take(if parts.is_ed() { 1 } else { usize::MAX })
-        .map(|(n, s)| (format!("OBX[{n}]-11"), raw(s, 11, 1)))
+        .map(|(n, s)| (format!("OBX[{n}]-11"), raw(s.field(11), 1)))
         .collect();
     let action = match event::settle(kind, mdm_action, orc1, &obx11) {
         Ok(a) => Some(a),
@@ -218,8 +247,8 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         }
     };
 
-    let msh3 = msg.get("MSH-3").ok().flatten().unwrap_or_default();
-    let msh4 = msg.get("MSH-4").ok().flatten().unwrap_or_default();
+    let msh3 = parts.msh.get(3).map(|f| f.value()).unwrap_or_default();
+    let msh4 = parts.msh.get(4).map(|f| f.value()).unwrap_or_default();
     let sender = Sender {
         application: &msh3,
         facility: &msh4,
@@ -263,7 +292,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     // missing TXA-13 is reported too.
     let replacing = action == Some(Action::Replace)
         || (action.is_none() && mdm_action == Some(Action::Replace));
-    let control_id = msg.get("MSH-10").ok().flatten().unwrap_or_default();
+    let control_id = parts.msh.get(10).map(|f| f.value()).unwrap_or_default();
     let (id, parent_id) = match (kind, replacing) {
         (MessageKind::Oru, true) => {
             // An ORU replacement names the replaced result by OBR-3; the new version is this
@@ -280,7 +309,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
                 parts
                     .txa
                     .as_ref()
-                    .map(|t| entity_id(t, 13))
+                    .map(|t| entity_id(t.get(13)))
                     .filter(|ei| !ei.is_empty())
                     .map(|ei| ids::document_oid(&ei, sender, root))
             } else {
@@ -314,7 +343,6 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     }
     let (set_id, version) = ids::set_id_and_version(&id, parent_id.as_deref(), None);
 
-    let doc_obx = parts.document.first();
     let doc_type = document_type(&parts, config, &mut findings);
     let title = title(&parts, doc_type);
 
@@ -323,10 +351,10 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         findings: &mut findings,
     };
     let effective_time = times.first(&[
-        (parts.txa.as_ref(), 6, "TXA-6"),
-        (parts.txa.as_ref(), 4, "TXA-4"),
-        (doc_obx.map(|(_, s)| s), 14, "OBX-14"),
-        (Some(&msg.msh()), 7, "MSH-7"),
+        (at(&parts.txa, 6), "TXA-6"),
+        (at(&parts.txa, 4), "TXA-4"),
+        (parts.document_field(14), "OBX-14"),
+        (parts.msh.get(7), "MSH-7"),
     ]);
     if effective_time.is_none() && times.findings.len() == before {
         times.findings.push(Finding::new(
@@ -335,15 +363,12 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
             "no creation time (TXA-6, TXA-4, OBX-14, MSH-7)",
         ));
     }
-    let service_start = times.first(&[
-        (parts.txa.as_ref(), 4, "TXA-4"),
-        (parts.obr.as_ref(), 7, "OBR-7"),
-    ]);
-    let service_end = times.first(&[(parts.obr.as_ref(), 8, "OBR-8")]);
-    let encounter_start = times.first(&[(parts.pv1.as_ref(), 44, "PV1-44")]);
-    let encounter_end = times.first(&[(parts.pv1.as_ref(), 45, "PV1-45")]);
-    let legal_time_sent = parts.txa.as_ref().and_then(|t| {
-        let v = t.field(22)?.first().component(15)?.value();
+    let service_start = times.first(&[(at(&parts.txa, 4), "TXA-4"), (at(&parts.obr, 7), "OBR-7")]);
+    let service_end = times.first(&[(at(&parts.obr, 8), "OBR-8")]);
+    let encounter_start = times.first(&[(at(&parts.pv1, 44), "PV1-44")]);
+    let encounter_end = times.first(&[(at(&parts.pv1, 45), "PV1-45")]);
+    let legal_time_sent = at(&parts.txa, 22).and_then(|f| {
+        let v = f.first().component(15)?.value();
         times.parse(&v, "TXA-22.15")
     });
 
@@ -371,11 +396,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     if !findings.is_empty() {
         return Err(findings);
     }
-    let legal = parts
-        .txa
-        .as_ref()
-        .and_then(|t| t.field(22))
-        .and_then(|f| PersonParts::from_xcn(&f.first()).into_person());
+    let legal = at(&parts.txa, 22).and_then(|f| PersonParts::from_xcn(&f.first()).into_person());
     let legal_authenticator = match legal {
         // A bare id (the ANS examples send `801234564895`): the author's name when it is them.
         Some(mut p) if p.family.is_empty() => {
@@ -389,9 +410,9 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         Some(p) => p,
         None => author.clone(),
     };
-    let confidentiality = confidentiality(parts.txa.as_ref());
+    let confidentiality = confidentiality(at(&parts.txa, 18));
     let encounter = Encounter {
-        id: parts.pv1.as_ref().and_then(visit_number),
+        id: visit_number(at(&parts.pv1, 19)),
         start: encounter_start,
         end: encounter_end,
     };
@@ -427,15 +448,15 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
 /// The document's own identifier: TXA-12 (MDM), else OBR-3; with its path.
 fn own_identifier(kind: MessageKind, parts: &Parts<'_>) -> Option<(&'static str, EntityId)> {
     let txa12 = match kind {
-        MessageKind::Mdm => parts.txa.as_ref().map(|t| ("TXA-12", entity_id(t, 12))),
+        MessageKind::Mdm => parts.txa.as_ref().map(|t| ("TXA-12", entity_id(t.get(12)))),
         MessageKind::Oru => None,
     };
-    let obr3 = parts.obr.as_ref().map(|o| ("OBR-3", entity_id(o, 3)));
+    let obr3 = parts.obr.as_ref().map(|o| ("OBR-3", entity_id(o.get(3))));
     txa12.into_iter().chain(obr3).find(|(_, ei)| !ei.is_empty())
 }
 
-fn entity_id(seg: &Segment<'_>, field: usize) -> EntityId {
-    let Some(rep) = seg.field(field).map(|f| f.first()) else {
+fn entity_id(field: Option<Field<'_>>) -> EntityId {
+    let Some(rep) = field.map(|f| f.first()) else {
         return EntityId::default();
     };
     let t = |n| rep.text(n).trim().to_owned();
@@ -459,13 +480,13 @@ fn document_type(
     findings: &mut Vec<Finding>,
 ) -> Option<&'static DocumentType> {
     let candidates: Vec<(&str, Cow<'_, str>, Cow<'_, str>)> = [
-        (parts.txa.as_ref(), 2, "TXA-2"),
-        (parts.obr.as_ref(), 4, "OBR-4"),
-        (parts.document.first().map(|(_, s)| s), 3, "OBX-3"),
+        (at(&parts.txa, 2), "TXA-2"),
+        (at(&parts.obr, 4), "OBR-4"),
+        (parts.document_field(3), "OBX-3"),
     ]
     .into_iter()
-    .filter_map(|(seg, field, path)| {
-        let rep = seg?.field(field)?.first();
+    .filter_map(|(field, path)| {
+        let rep = field?.first();
         let code = rep.text(1);
         (!code.trim().is_empty()).then(|| (path, code, rep.text(3)))
     })
@@ -522,11 +543,10 @@ fn system_matches(system: &str, t: &DocumentType) -> bool {
 }
 
 fn title<'a>(parts: &Parts<'a>, doc_type: Option<&'static DocumentType>) -> Cow<'a, str> {
-    let given = [parts.document.first().map(|(_, s)| s), parts.txa.as_ref()]
+    let given = [parts.document_field(3), at(&parts.txa, 2)]
         .into_iter()
-        .zip([3, 2])
-        .find_map(|(seg, field)| {
-            let t = seg?.field(field)?.first().text(2);
+        .find_map(|field| {
+            let t = field?.first().text(2);
             (!t.trim().is_empty()).then_some(t)
         });
     given.unwrap_or(Cow::Borrowed(doc_type.map_or("", |t| t.display)))
@@ -540,9 +560,9 @@ struct Times<'f> {
 impl Times<'_> {
     /// The first present timestamp among `(segment, field, path)`: a present but malformed one
     /// is a finding (and stops the search: the sender must fix it, not see it skipped).
-    fn first(&mut self, sources: &[(Option<&Segment<'_>>, usize, &str)]) -> Option<Ts> {
-        for (seg, field, path) in sources {
-            let Some(f) = seg.and_then(|s| s.field(*field)) else {
+    fn first(&mut self, sources: &[(Option<Field<'_>>, &str)]) -> Option<Ts> {
+        for (field, path) in sources {
+            let Some(f) = field else {
                 continue;
             };
             let v = f
@@ -576,20 +596,20 @@ impl Times<'_> {
 /// The author: the first source naming a person with an identifier, else the configured
 /// default author.
 fn author<'a>(parts: &Parts<'a>, config: &Config) -> Option<(Person<'a>, Option<&'static Coded>)> {
-    let xcn = |seg: Option<&Segment<'a>>, field: usize| {
-        seg?.field(field)?
+    let xcn = |field: Option<Field<'a>>| {
+        field?
             .repetitions()
             .find_map(|r| PersonParts::from_xcn(&r).into_person())
     };
     let cnn = || {
-        let c = parts.obr.as_ref()?.field(32)?.first().component(1)?;
+        let c = at(&parts.obr, 32)?.first().component(1)?;
         PersonParts::from_cnn(&c).into_person()
     };
-    let found = xcn(parts.txa.as_ref(), 9)
-        .or_else(|| xcn(parts.txa.as_ref(), 5))
+    let found = xcn(at(&parts.txa, 9))
+        .or_else(|| xcn(at(&parts.txa, 5)))
         .or_else(cnn)
-        .or_else(|| xcn(parts.sender.as_ref(), 5))
-        .or_else(|| xcn(parts.pv1.as_ref(), 7));
+        .or_else(|| xcn(parts.sender.as_ref().and_then(|s| s.field(5))))
+        .or_else(|| xcn(at(&parts.pv1, 7)));
     if let Some(p) = found {
         return Some((p, None));
     }
@@ -604,17 +624,20 @@ fn author<'a>(parts: &Parts<'a>, config: &Config) -> Option<(Person<'a>, Option<
     Some((person, terminology::author_specialty(&d.specialty)))
 }
 
-fn confidentiality(txa: Option<&Segment<'_>>) -> &'static Coded {
-    let code = match txa.map(|t| raw(t, 18, 1).trim()) {
-        Some(v) if v.eq_ignore_ascii_case("V") => "V",
-        Some(v) if v.eq_ignore_ascii_case("R") => "R",
-        _ => "N",
+fn confidentiality(txa18: Option<Field<'_>>) -> &'static Coded {
+    let v = raw(txa18, 1).trim();
+    let code = if v.eq_ignore_ascii_case("V") {
+        "V"
+    } else if v.eq_ignore_ascii_case("R") {
+        "R"
+    } else {
+        "N"
     };
     terminology::cda_confidentiality(code).expect("N, R and V are in JDV_HL7_Confidentiality_CISIS")
 }
 
-fn visit_number<'a>(pv1: &Segment<'a>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
-    let rep = pv1.field(19)?.first();
+fn visit_number<'a>(pv1_19: Option<Field<'a>>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+    let rep = pv1_19?.first();
     let id = rep.text(1);
     let root = rep.component(4)?.text(2);
     (!id.trim().is_empty() && crate::config::is_oid(root.trim())).then_some((root, id))
@@ -637,7 +660,7 @@ fn read_content<'a>(
             format!("OBX[{n}]-2"),
             format!(
                 "value type {:?} cannot carry a document (ED, TX, FT or ST)",
-                raw(obx, 2, 1)
+                raw(obx.field(2), 1)
             ),
         );
     }
@@ -736,16 +759,14 @@ fn looks_like_xml(bytes: &[u8]) -> bool {
         .is_some_and(|&c| c == b'<')
 }
 
-/// The raw (undecoded) text of component `c` of the first repetition of `field`; `""` when absent.
-fn raw<'a>(seg: &Segment<'a>, field: usize, c: usize) -> &'a str {
-    seg.field(field)
-        .and_then(|f| f.component(c))
-        .map_or("", |c| c.raw())
+/// The raw (undecoded) text of component `c` of the first repetition; `""` when absent.
+fn raw<'a>(field: Option<Field<'a>>, c: usize) -> &'a str {
+    field.and_then(|f| f.component(c)).map_or("", |c| c.raw())
 }
 
-/// The decoded text of component `c` of the first repetition of `field`.
-fn text<'a>(seg: &Segment<'a>, field: usize, c: usize) -> Cow<'a, str> {
-    seg.field(field)
+/// The decoded text of component `c` of the first repetition; `""` when absent.
+fn text<'a>(field: Option<Field<'a>>, c: usize) -> Cow<'a, str> {
+    field
         .and_then(|f| f.component(c))
         .map_or(Cow::Borrowed(""), |c| c.value())
 }
