@@ -5,7 +5,7 @@
 
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
-use crate::document::{self, Content, DocumentRequest, Request};
+use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::terminology;
@@ -246,7 +246,7 @@ pub fn convert_document(
         Ok(r) => r,
         Err(findings) => return Conversion::with(Outcome::Rejected, header, findings),
     };
-    let doc = match request {
+    let converted = match request {
         Request::Deletion { document_id } => {
             let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());
             c.name_key = Some(document_id.clone());
@@ -259,11 +259,8 @@ pub fn convert_document(
         Request::Excluded(finding) => {
             return Conversion::with(Outcome::Excluded, header, vec![finding]);
         }
-        Request::Document(doc) => doc,
-    };
-    let converted = match &doc.content {
-        Content::Cda(xml) => received_document(&doc, xml, patient, config),
-        _ => written_document(&doc, patient, config),
+        Request::Document(doc) => written_document(&doc, patient, config),
+        Request::Received(received) => received_document(*received, patient, config),
     };
     match converted {
         Ok((cda, metadata)) => {
@@ -299,11 +296,10 @@ fn written_document(
     let content_len = match &doc.content {
         Content::Base64 { data, .. } => data.len(),
         Content::Text(t) => t.len() / 3 * 4 + 4,
-        Content::Cda(x) => x.len(),
     };
     let mut out = Vec::with_capacity(content_len + 8 * 1024);
     cda::write_document(doc, patient, &site, &mut out)?;
-    let media_type = doc.content.media_type().map_or("", |m| m.as_str());
+    let media_type = doc.content.media_type().as_str();
     let metadata = DocumentMetadata {
         type_code: doc.doc_type.code.to_owned(),
         class_code: doc.doc_type.class.map_or("", |c| c.code).to_owned(),
@@ -322,13 +318,14 @@ fn written_document(
     Ok((out, metadata))
 }
 
-/// Checks a CDA received already built and reads its metadata; the CDA is passed on as received.
+/// Checks a CDA received already built and reads its metadata; the CDA is passed on as received
+/// (moved, not copied).
 fn received_document(
-    doc: &DocumentRequest<'_>,
-    xml: &[u8],
+    doc: ReceivedRequest,
     patient: &cda::Patient<'_>,
     config: &Config,
 ) -> Result<(Vec<u8>, DocumentMetadata), Finding> {
+    let xml = &doc.xml;
     let invalid = |detail: String| Finding::new(ReasonCode::ContentInvalid, "OBX-5.5", detail);
     let received = ReceivedCda::read(xml).map_err(|e| invalid(format!("the CDA received: {e}")))?;
     if !names_patient(&received, patient, &config.oids.ipp_root) {
@@ -383,7 +380,7 @@ fn received_document(
         unique_id,
         version: received.version.unwrap_or(doc.version),
     };
-    Ok((xml.to_vec(), metadata))
+    Ok((doc.xml, metadata))
 }
 
 /// XDS formatCode of a structured CDA with no CI-SIS model (JDV_J60 « Document non référencé

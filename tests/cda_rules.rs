@@ -835,6 +835,11 @@ fn timestamps() {
     // a malformed birth date (the identity gate's to refuse) is still no panic
     let c = convert(&set_field(&base, "PID", 7, "19681312"));
     assert_outcome(&c, Outcome::Rejected, &["HL7_SYNTAX"], "PID-7");
+    assert_eq!(paths(&c), ["PID-7"]);
+    assert!(
+        !c.findings[0].detail.contains("1968"),
+        "no identity trait in reports"
+    );
 }
 
 #[test]
@@ -854,6 +859,30 @@ fn received_cda_is_passed_on_after_its_patient_is_checked() {
     assert_eq!(d.metadata.type_code, "18748-4");
     assert_eq!(d.metadata.format_code, "urn:ihe:iti:xds-sd:pdf:2008");
     assert_eq!(d.metadata.unique_id, "1.2.250.1.999.1.2.8001");
+    // the CDA carries its own author, type and times: the message need not
+    let bare = set_field(
+        &set_field(&set_field(&text, "TXA", 9, ""), "TXA", 5, ""),
+        "PV1",
+        7,
+        "",
+    );
+    let bare = set_field(&set_field(&bare, "TXA", 2, "RADIO^Local^L"), "OBR", 4, "");
+    let bare = set_field(&drop_segments(&bare, "PRT|"), "TXA", 22, "");
+    let c = convert(&bare);
+    assert_outcome(&c, Outcome::Converted, &[], "received CDA, bare message");
+    assert_eq!(
+        c.document.unwrap().metadata.type_code,
+        "18748-4",
+        "the CDA's own code"
+    );
+    // but the message must still be consistent
+    let t10_nw = set_field(&text, "ORC", 1, "RO");
+    assert_outcome(
+        &convert(&t10_nw),
+        Outcome::Rejected,
+        &["EVENT_INCONSISTENT"],
+        "received, ORC RO",
+    );
     // the patient's INS changed in PID: the CDA names another patient
     let other = text.replace("279035145418997^^^ASIP", "279035145418996^^^ASIP");
     assert_outcome(

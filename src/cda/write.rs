@@ -59,25 +59,24 @@ impl<'c> Site<'c> {
 }
 
 /// Writes the CDA of `doc` for `patient` at the end of `out`. `Err` for what only now shows
-/// (a malformed PID-7), or a received CDA, which is never written here.
+/// (a malformed PID-7).
 pub fn write_document(
     doc: &DocumentRequest<'_>,
     patient: &Patient<'_>,
     site: &Site<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), Finding> {
-    let birth_time = Ts::parse(patient.birth_time.trim())
-        .map_err(|e| Finding::new(ReasonCode::Hl7Syntax, "PID-7", e.to_string()))?;
+    // The birth date is an identity trait: the finding gives the reason, not the value.
+    let birth_time = Ts::parse(patient.birth_time.trim()).map_err(|e| {
+        Finding::new(
+            ReasonCode::Hl7Syntax,
+            "PID-7",
+            format!("the birth date is not an HL7 date: {}", e.reason),
+        )
+    })?;
     let body = match &doc.content {
         Content::Base64 { media_type, data } => Body::Base64(*media_type, data),
         Content::Text(text) => Body::Text(text),
-        Content::Cda(_) => {
-            return Err(Finding::new(
-                ReasonCode::ContentInvalid,
-                "OBX-5",
-                "a CDA received already built is passed on, not written again",
-            ));
-        }
     };
     let mut w = CdaWriter {
         w: Writer::new_with_indent(out, b' ', 2),

@@ -38,6 +38,9 @@ pub use event::message_kind;
 pub enum Request<'a> {
     /// A new document or a new version (T02, T10, ORC-1 `NW`/`RO`).
     Document(Box<DocumentRequest<'a>>),
+    /// A CDA built by the DPI (`^text^XML^Base64^…`), to be checked and passed on as it is: the
+    /// message's own type, times and author are not needed (the CDA has its own).
+    Received(Box<ReceivedRequest>),
     /// A deletion (T04, ORC-1 `CA`): the id of the document deleted (TXA-12 for an MDM, as in
     /// the ANS example; OBR-3 for an ORU), resolved as [`ids::document_oid`] resolves ids.
     Deletion { document_id: String },
@@ -87,6 +90,23 @@ impl DocumentRequest<'_> {
     }
 }
 
+/// A CDA received already built, decoded, with what the message says about it.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub kind: MessageKind,
+    pub action: Action,
+    /// TXA-12 / OBR-3 / MSH-10 resolved as for a written CDA (the CDA's own `id` is reported).
+    pub id: String,
+    pub parent_id: Option<String>,
+    /// What the set id and version would be (used when the CDA has no `setId` / `versionNumber`).
+    pub set_id: String,
+    pub version: u32,
+    /// TXA-18 (used when the CDA has no `confidentialityCode`).
+    pub confidentiality: &'static Coded,
+    pub flags: MetaDmpFlags,
+    pub xml: Vec<u8>,
+}
+
 /// `componentOf/encompassingEncounter`.
 #[derive(Debug, Clone, Default)]
 pub struct Encounter<'a> {
@@ -108,19 +128,22 @@ pub enum Content<'a> {
     },
     /// Narrative OBX lines joined (`text/plain`).
     Text(String),
-    /// A CDA R2 document built by the DPI (decoded), to be passed on as it is.
-    Cda(Vec<u8>),
 }
 
 impl Content<'_> {
-    /// The `nonXMLBody/text/@mediaType` of a generated CDA; `None` for a received CDA.
-    pub fn media_type(&self) -> Option<MediaType> {
+    /// The `nonXMLBody/text/@mediaType`.
+    pub fn media_type(&self) -> MediaType {
         match self {
-            Content::Base64 { media_type, .. } => Some(*media_type),
-            Content::Text(_) => Some(MediaType::PlainText),
-            Content::Cda(_) => None,
+            Content::Base64 { media_type, .. } => *media_type,
+            Content::Text(_) => MediaType::PlainText,
         }
     }
+}
+
+/// What the document OBX holds.
+enum Read<'a> {
+    Content(Content<'a>),
+    Cda(Vec<u8>),
 }
 
 /// The segments a document message is read from, found in one pass.
@@ -228,24 +251,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     let parts = Parts::collect(msg);
     let mut findings = Vec::new();
 
-    let orc1 = raw(at(&parts.orc, 1), 1);
-    let obx11: Vec<(String, &str)> = parts
-        .document
-        .iter()
-        .take(if parts.is_ed() { 1 } else { usize::MAX })
-        .map(|(n, s)| (format!("OBX[{n}]-11"), raw(s.field(11), 1)))
-        .collect();
-    let action = match event::settle(kind, mdm_action, orc1, &obx11) {
-        Ok(a) => Some(a),
-        Err(problems) => {
-            findings.extend(
-                problems
-                    .into_iter()
-                    .map(|p| Finding::new(ReasonCode::EventInconsistent, p.path, p.detail)),
-            );
-            None
-        }
-    };
+    let action = settle(kind, mdm_action, &parts, &mut findings);
 
     let msh3 = parts.msh.get(3).map(|f| f.value()).unwrap_or_default();
     let msh4 = parts.msh.get(4).map(|f| f.value()).unwrap_or_default();
@@ -254,10 +260,8 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         facility: &msh4,
     };
     let root = config.oids.document_root.as_str();
-    let own_ei = own_identifier(kind, &parts);
-
     if action == Some(Action::Delete) {
-        return match own_ei {
+        return match own_identifier(kind, &parts) {
             Some((_, ei)) if findings.is_empty() => Ok(Request::Deletion {
                 document_id: ids::document_oid(&ei, sender, root),
             }),
@@ -292,56 +296,30 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     // missing TXA-13 is reported too.
     let replacing = action == Some(Action::Replace)
         || (action.is_none() && mdm_action == Some(Action::Replace));
-    let control_id = parts.msh.get(10).map(|f| f.value()).unwrap_or_default();
-    let (id, parent_id) = match (kind, replacing) {
-        (MessageKind::Oru, true) => {
-            // An ORU replacement names the replaced result by OBR-3; the new version is this
-            // message's (see the report: the registry issue will refine it).
-            let parent = own_ei.map(|(_, ei)| ids::document_oid(&ei, sender, root));
-            (ids::control_id_oid(&control_id, sender, root), parent)
-        }
-        _ => {
-            let id = match &own_ei {
-                Some((_, ei)) => ids::document_oid(ei, sender, root),
-                None => ids::control_id_oid(&control_id, sender, root),
-            };
-            let parent = if replacing {
-                parts
-                    .txa
-                    .as_ref()
-                    .map(|t| entity_id(t.get(13)))
-                    .filter(|ei| !ei.is_empty())
-                    .map(|ei| ids::document_oid(&ei, sender, root))
-            } else {
-                None
-            };
-            (id, parent)
-        }
-    };
-    if replacing {
-        match &parent_id {
-            None => findings.push(Finding::new(
-                ReasonCode::ReplacedDocumentMissing,
-                if kind == MessageKind::Mdm {
-                    "TXA-13"
-                } else {
-                    "OBR-3"
-                },
-                "a replacement must name the document it replaces (parent document number)",
-            )),
-            Some(p) if *p == id => findings.push(Finding::new(
-                ReasonCode::ReplacedDocumentMissing,
-                if kind == MessageKind::Mdm {
-                    "TXA-13"
-                } else {
-                    "OBR-3"
-                },
-                "the replaced document is the document itself",
-            )),
-            Some(_) => {}
-        }
-    }
+    let (id, parent_id) = identifiers(kind, replacing, &parts, sender, root, &mut findings);
     let (set_id, version) = ids::set_id_and_version(&id, parent_id.as_deref(), None);
+    let content = match read_content(&parts, config, &mut findings) {
+        Some(Read::Cda(xml)) => {
+            return match action {
+                Some(action) if findings.is_empty() => {
+                    Ok(Request::Received(Box::new(ReceivedRequest {
+                        kind,
+                        action,
+                        id,
+                        parent_id,
+                        set_id,
+                        version,
+                        confidentiality: confidentiality(at(&parts.txa, 18)),
+                        flags: parts.flags,
+                        xml,
+                    })))
+                }
+                _ => Err(findings),
+            };
+        }
+        Some(Read::Content(c)) => Some(c),
+        None => None,
+    };
 
     let doc_type = document_type(&parts, config, &mut findings);
     let title = title(&parts, doc_type);
@@ -381,7 +359,6 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
              document.default_author configured",
         ));
     }
-    let content = read_content(&parts, config, &mut findings);
 
     let (
         Some(action),
@@ -396,20 +373,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     if !findings.is_empty() {
         return Err(findings);
     }
-    let legal = at(&parts.txa, 22).and_then(|f| PersonParts::from_xcn(&f.first()).into_person());
-    let legal_authenticator = match legal {
-        // A bare id (the ANS examples send `801234564895`): the author's name when it is them.
-        Some(mut p) if p.family.is_empty() => {
-            if p.id_root == author.id_root && p.id_extension == author.id_extension {
-                p.family = author.family.clone();
-                p.given = author.given.clone();
-                p.titles = author.titles.clone();
-            }
-            p
-        }
-        Some(p) => p,
-        None => author.clone(),
-    };
+    let legal_authenticator = legal_authenticator(&parts, &author);
     let confidentiality = confidentiality(at(&parts.txa, 18));
     let encounter = Encounter {
         id: visit_number(at(&parts.pv1, 19)),
@@ -443,6 +407,99 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         flags: parts.flags,
         sender: sender_person,
     })))
+}
+
+/// The action, from the event, ORC-1 and the OBX-11 of the document OBX (only the first, an
+/// ED; every narrative line); `None` with the disagreements recorded.
+fn settle(
+    kind: MessageKind,
+    mdm_action: Option<Action>,
+    parts: &Parts<'_>,
+    findings: &mut Vec<Finding>,
+) -> Option<Action> {
+    let orc1 = raw(at(&parts.orc, 1), 1);
+    let obx11: Vec<(String, &str)> = parts
+        .document
+        .iter()
+        .take(if parts.is_ed() { 1 } else { usize::MAX })
+        .map(|(n, s)| (format!("OBX[{n}]-11"), raw(s.field(11), 1)))
+        .collect();
+    match event::settle(kind, mdm_action, orc1, &obx11) {
+        Ok(a) => Some(a),
+        Err(problems) => {
+            findings.extend(
+                problems
+                    .into_iter()
+                    .map(|p| Finding::new(ReasonCode::EventInconsistent, p.path, p.detail)),
+            );
+            None
+        }
+    }
+}
+
+/// The document's id and, for a replacement, the replaced document's id (`REPLACED_DOCUMENT_MISSING`
+/// when there is none, or when it is the document itself).
+fn identifiers(
+    kind: MessageKind,
+    replacing: bool,
+    parts: &Parts<'_>,
+    sender: Sender<'_>,
+    root: &str,
+    findings: &mut Vec<Finding>,
+) -> (String, Option<String>) {
+    let control_id = parts.msh.get(10).map(|f| f.value()).unwrap_or_default();
+    let own = own_identifier(kind, parts).map(|(_, ei)| ids::document_oid(&ei, sender, root));
+    let (id, parent) = match (kind, replacing) {
+        // An ORU names the replaced result by OBR-3 (the id its NW got); the new version is
+        // identified by this message (see ids.rs; the registry issue will refine it).
+        (MessageKind::Oru, true) => (ids::control_id_oid(&control_id, sender, root), own),
+        _ => {
+            let id = own.unwrap_or_else(|| ids::control_id_oid(&control_id, sender, root));
+            let parent = replacing
+                .then(|| entity_id(at(&parts.txa, 13)))
+                .filter(|ei| !ei.is_empty())
+                .map(|ei| ids::document_oid(&ei, sender, root));
+            (id, parent)
+        }
+    };
+    if replacing {
+        let path = match kind {
+            MessageKind::Mdm => "TXA-13",
+            MessageKind::Oru => "OBR-3",
+        };
+        match &parent {
+            None => findings.push(Finding::new(
+                ReasonCode::ReplacedDocumentMissing,
+                path,
+                "a replacement must name the document it replaces (parent document number)",
+            )),
+            Some(p) if *p == id => findings.push(Finding::new(
+                ReasonCode::ReplacedDocumentMissing,
+                path,
+                "the replaced document is the document itself",
+            )),
+            Some(_) => {}
+        }
+    }
+    (id, parent)
+}
+
+/// The legal authenticator: TXA-22, else the author. A bare TXA-22 id (the ANS examples send
+/// `801234564895`) takes the author's name when it is the author's id.
+fn legal_authenticator<'a>(parts: &Parts<'a>, author: &Person<'a>) -> Person<'a> {
+    let legal = at(&parts.txa, 22).and_then(|f| PersonParts::from_xcn(&f.first()).into_person());
+    match legal {
+        Some(mut p) if p.family.is_empty() => {
+            if p.id_root == author.id_root && p.id_extension == author.id_extension {
+                p.family = author.family.clone();
+                p.given = author.given.clone();
+                p.titles = author.titles.clone();
+            }
+            p
+        }
+        Some(p) => p,
+        None => author.clone(),
+    }
 }
 
 /// The document's own identifier: TXA-12 (MDM), else OBR-3; with its path.
@@ -648,7 +705,7 @@ fn read_content<'a>(
     parts: &Parts<'a>,
     config: &Config,
     findings: &mut Vec<Finding>,
-) -> Option<Content<'a>> {
+) -> Option<Read<'a>> {
     let max = config.limits.max_content_bytes;
     let mut fail = |code, path: String, detail: String| {
         findings.push(Finding::new(code, path, detail));
@@ -690,7 +747,7 @@ fn read_content<'a>(
                 "the narrative document OBX hold no text".into(),
             );
         }
-        return Some(Content::Text(text));
+        return Some(Read::Content(Content::Text(text)));
     }
     let path = format!("OBX[{n}]-5");
     let Some(ed) = first.field(5).map(|f| f.first()) else {
@@ -732,10 +789,10 @@ fn read_content<'a>(
     };
     let result = match ed_type {
         EdType::Body(media_type) => content::checked_base64(&data, media_type, max)
-            .map(|data| Content::Base64 { media_type, data }),
+            .map(|data| Read::Content(Content::Base64 { media_type, data })),
         EdType::Cda => content::decode_base64(&data, max).and_then(|xml| {
             if looks_like_xml(&xml) {
-                Ok(Content::Cda(xml))
+                Ok(Read::Cda(xml))
             } else {
                 Err(ContentError::Invalid(
                     "the content is announced as XML (a CDA) but is not XML".into(),

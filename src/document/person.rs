@@ -86,10 +86,10 @@ impl<'a> PersonParts<'a> {
     }
 }
 
+/// Trimmed, still borrowed when it was.
 fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
     match s {
         Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-        Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
         Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
     }
 }
@@ -107,10 +107,7 @@ pub fn national_id<'a>(
     let authority = authority_oid.trim();
     let digits = value.bytes().all(|b| b.is_ascii_digit());
     let national = |ext: Cow<'a, str>| Some((Cow::Borrowed(OID_PS), ext));
-    let keep = || match id {
-        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
-        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
-    };
+    let keep = || trimmed(id.clone());
     match id_type.trim().to_ascii_uppercase().as_str() {
         "IDNPS" => national(keep()),
         "RPPS" if value.len() == 11 => national(Cow::Owned(format!("8{value}"))),

@@ -35,13 +35,21 @@ pub struct Ts {
     pub offset: Option<i16>,
 }
 
-/// Why a timestamp was refused.
+/// Why a timestamp was refused: the value and the reason. The reason alone never quotes the
+/// value (for a birth date, an identity trait that reports must not carry).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TsError(pub String);
+pub struct TsError {
+    pub value: String,
+    pub reason: String,
+}
 
 impl fmt::Display for TsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(
+            f,
+            "{:?} is not an HL7 timestamp: {}",
+            self.value, self.reason
+        )
     }
 }
 
@@ -53,7 +61,10 @@ impl Ts {
 
     /// Parses an HL7 DTM. Surrounding spaces are not accepted: HL7 has none.
     pub fn parse(value: &str) -> Result<Ts, TsError> {
-        let bad = |why: &str| TsError(format!("{value:?} is not an HL7 timestamp: {why}"));
+        let bad = |why: &str| TsError {
+            value: value.to_owned(),
+            reason: why.to_owned(),
+        };
         let b = value.as_bytes();
         // Split off the offset: the first '+' or '-' (a DTM has no other sign).
         let (main, offset) = match b.iter().position(|&c| c == b'+' || c == b'-') {
@@ -218,6 +229,13 @@ mod tests {
         spaces: " 20240318";
         multibyte: "2024é318";
         two_offsets: "20240318103000+0100+0100";
+    }
+
+    #[test]
+    fn the_reason_does_not_quote_the_value() {
+        let e = Ts::parse("19681312").unwrap_err();
+        assert!(!e.reason.contains("1968"), "{}", e.reason);
+        assert!(e.to_string().contains("19681312"));
     }
 
     #[test]
