@@ -87,9 +87,12 @@ pub fn format(ts: &Ts, tz: &TimeZone) -> TsText {
     out
 }
 
-/// The offset in minutes of the civil time `ts` in `tz`.
+/// The offset in minutes of the civil time `ts` in `tz` (0 for an impossible hand-built `Ts`).
 fn site_offset(ts: &Ts, tz: &TimeZone) -> i32 {
-    let offset = match tz.to_ambiguous_timestamp(ts.civil()).offset() {
+    let Some(civil) = ts.civil() else {
+        return 0;
+    };
+    let offset = match tz.to_ambiguous_timestamp(civil).offset() {
         AmbiguousOffset::Unambiguous { offset } => offset,
         AmbiguousOffset::Gap { before, .. } | AmbiguousOffset::Fold { before, .. } => before,
     };

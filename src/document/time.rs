@@ -154,8 +154,9 @@ impl Ts {
         })
     }
 
-    /// The civil date and time (missing parts are the start of the period).
-    pub fn civil(&self) -> jiff::civil::DateTime {
+    /// The civil date and time (missing parts are the start of the period); `None` only for a
+    /// `Ts` built by hand with impossible fields (a parsed one is always valid).
+    pub fn civil(&self) -> Option<jiff::civil::DateTime> {
         jiff::civil::DateTime::new(
             self.year,
             self.month,
@@ -165,7 +166,7 @@ impl Ts {
             self.second,
             0,
         )
-        .expect("validated by Ts::parse")
+        .ok()
     }
 }
 
