@@ -328,7 +328,7 @@ fn received_document(
     let xml = &doc.xml;
     let invalid = |detail: String| Finding::new(ReasonCode::ContentInvalid, "OBX-5.5", detail);
     let received = ReceivedCda::read(xml).map_err(|e| invalid(format!("the CDA received: {e}")))?;
-    if !names_patient(&received, patient, &config.oids.ipp_root) {
+    if !received.names_patient(patient, &config.oids.ipp_root) {
         return Err(Finding::new(
             ReasonCode::DocumentIdentityMismatch,
             "OBX-5.5",
@@ -347,15 +347,9 @@ fn received_document(
                 ),
             )
         })?;
-    let format = match &received.non_xml_media_type {
-        Some(m) => terminology::format_code_for_media_type(m.trim()),
-        None => received
-            .template_ids
-            .iter()
-            .find_map(|t| terminology::format_code_for_template(t.trim()))
-            .or_else(|| terminology::format_code(FORMAT_CODE_NOT_REFERENCED)),
-    }
-    .ok_or_else(|| invalid("the CDA received has a body of unknown media type".into()))?;
+    let format = received
+        .format_code()
+        .ok_or_else(|| invalid("the CDA received has a body of unknown media type".into()))?;
     let confidentiality = if received.confidentiality.trim().is_empty() {
         doc.confidentiality.code
     } else {
@@ -381,43 +375,6 @@ fn received_document(
         version: received.version.unwrap_or(doc.version),
     };
     Ok((doc.xml, metadata))
-}
-
-/// XDS formatCode of a structured CDA with no CI-SIS model (JDV_J60 « Document non référencé
-/// IHE ou CI-SIS »).
-const FORMAT_CODE_NOT_REFERENCED: &str = "urn:asipSante:modelesHorsProfils:2011";
-
-/// Whether a received CDA names this patient: every INS id it carries must be the patient's
-/// INS, every id under the patient's IPP root must be the IPP, and without an INS one of its ids
-/// must be the IPP (CI-SIS volet: « Le PID-3 doit être identique aux identifiants de patient
-/// portés par le document CDA »).
-fn names_patient(received: &ReceivedCda, patient: &cda::Patient<'_>, ipp_root: &str) -> bool {
-    let ins = (patient.ins_oid.trim(), patient.ins.trim());
-    let ipp = patient.ipp.as_ref().map(|i| {
-        let root = i
-            .oid
-            .as_deref()
-            .map(str::trim)
-            .filter(|o| crate::config::is_oid(o))
-            .unwrap_or(ipp_root);
-        (root, i.value.trim())
-    });
-    let ids = &received.patient_ids;
-    let is_ins = |root: &str| cda::received::INS_OIDS.contains(&root);
-    let ins_ok = ids
-        .iter()
-        .filter(|i| is_ins(&i.root))
-        .all(|i| (i.root.as_str(), i.extension.as_str()) == ins);
-    let ipp_ok = ipp.is_none_or(|(root, value)| {
-        ids.iter()
-            .filter(|i| i.root == root)
-            .all(|i| i.extension == value)
-    });
-    let named = ids.iter().any(|i| {
-        let id = (i.root.as_str(), i.extension.as_str());
-        id == ins || Some(id) == ipp
-    });
-    ins_ok && ipp_ok && named
 }
 
 fn defect_finding(defect: FrameDefect, len: usize) -> Finding {

@@ -3,6 +3,8 @@
 //! items of the XDS metadata and the patient ids of `recordTarget/patientRole` — with quick-xml,
 //! without building a tree and without expanding any entity.
 
+use super::model::Patient;
+use crate::terminology::{self, FormatCode};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
@@ -14,6 +16,10 @@ pub const INS_OIDS: [&str; 4] = [
     "1.2.250.1.213.1.4.10",
     "1.2.250.1.213.1.4.11",
 ];
+
+/// XDS formatCode of a structured CDA with no CI-SIS model (JDV_J60 « Document non référencé
+/// IHE ou CI-SIS »).
+pub const FORMAT_CODE_NOT_REFERENCED: &str = "urn:asipSante:modelesHorsProfils:2011";
 
 /// An instance identifier (`II`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,6 +109,51 @@ impl ReceivedCda {
         Ok(out)
     }
 
+    /// The XDS formatCode: from the `nonXMLBody` media type (ASS_A12), else from the first
+    /// templateId of ASS_A11, else « Document non référencé IHE ou CI-SIS » (JDV_J60).
+    pub fn format_code(&self) -> Option<&'static FormatCode> {
+        match &self.non_xml_media_type {
+            Some(m) => terminology::format_code_for_media_type(m.trim()),
+            None => self
+                .template_ids
+                .iter()
+                .find_map(|t| terminology::format_code_for_template(t.trim()))
+                .or_else(|| terminology::format_code(FORMAT_CODE_NOT_REFERENCED)),
+        }
+    }
+
+    /// Whether the CDA names this patient: every INS id it carries must be the patient's INS,
+    /// every id under the patient's IPP root must be the IPP, and one of its ids must be the INS
+    /// or the IPP (CI-SIS volet: « Le PID-3 doit être identique aux identifiants de patient
+    /// portés par le document CDA »). `ipp_root` is the configured root of an IPP without OID.
+    pub fn names_patient(&self, patient: &Patient<'_>, ipp_root: &str) -> bool {
+        let ins = (patient.ins_oid.trim(), patient.ins.trim());
+        let ipp = patient.ipp.as_ref().map(|i| {
+            let root = i
+                .oid
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| crate::config::is_oid(o))
+                .unwrap_or(ipp_root);
+            (root, i.value.trim())
+        });
+        let ids = &self.patient_ids;
+        let ins_ok = ids
+            .iter()
+            .filter(|i| INS_OIDS.contains(&i.root.as_str()))
+            .all(|i| (i.root.as_str(), i.extension.as_str()) == ins);
+        let ipp_ok = ipp.is_none_or(|(root, value)| {
+            ids.iter()
+                .filter(|i| i.root == root)
+                .all(|i| i.extension == value)
+        });
+        let named = ids.iter().any(|i| {
+            let id = (i.root.as_str(), i.extension.as_str());
+            id == ins || Some(id) == ipp
+        });
+        ins_ok && ipp_ok && named
+    }
+
     /// One element, `parents` being the local names of its ancestors from ClinicalDocument.
     fn element(&mut self, parents: &[String], e: &BytesStart<'_>) -> Result<(), String> {
         let name = e.local_name();
@@ -186,6 +237,83 @@ mod tests {
             ids,
             ["279035145418997", "100013"],
             "author ids are not patient ids"
+        );
+    }
+
+    fn patient(ins: &str, ipp: Option<(&str, Option<&str>)>) -> Patient<'static> {
+        use std::borrow::Cow;
+        Patient {
+            ins: Cow::Owned(ins.to_owned()),
+            ins_oid: "1.2.250.1.213.1.4.8".into(),
+            ipp: ipp.map(|(v, oid)| super::super::model::Ipp {
+                value: Cow::Owned(v.to_owned()),
+                oid: oid.map(|o| Cow::Owned(o.to_owned())),
+            }),
+            birth_family: "ROCHE".into(),
+            birth_given_first: "MATHILDE".into(),
+            birth_given_names: "MATHILDE".into(),
+            used_family: None,
+            used_given: None,
+            birth_time: "19790328".into(),
+            sex: "F".into(),
+            birthplace_code: "51454".into(),
+            birthplace_city: None,
+            address: None,
+        }
+    }
+
+    #[test]
+    fn recordtarget_against_the_patient() {
+        let r = ReceivedCda::read(CDA.as_bytes()).unwrap();
+        let root = "1.2.250.1.999.1.1";
+        let cases = [
+            (
+                patient("279035145418997", Some(("100013", Some(root)))),
+                true,
+            ),
+            (patient("279035145418997", None), true),
+            (patient("279035145418997", Some(("100013", None))), true), // configured root
+            (
+                patient("279035145418996", Some(("100013", Some(root)))),
+                false,
+            ), // other INS
+            (
+                patient("279035145418997", Some(("100014", Some(root)))),
+                false,
+            ), // other IPP
+            (
+                patient("279035145418997", Some(("100014", Some("1.2.3")))),
+                true,
+            ), // other domain
+        ];
+        for (p, want) in cases {
+            assert_eq!(r.names_patient(&p, root), want, "{:?} {:?}", p.ins, p.ipp);
+        }
+        // without an INS in the CDA, the IPP must be there
+        let no_ins = CDA.replace(
+            r#"<id root="1.2.250.1.213.1.4.8" extension="279035145418997"/>"#,
+            "",
+        );
+        let r = ReceivedCda::read(no_ins.as_bytes()).unwrap();
+        assert!(r.names_patient(
+            &patient("279035145418997", Some(("100013", Some(root)))),
+            root
+        ));
+        assert!(!r.names_patient(&patient("279035145418997", None), root));
+    }
+
+    #[test]
+    fn format_codes() {
+        let r = ReceivedCda::read(CDA.as_bytes()).unwrap();
+        assert_eq!(r.format_code().unwrap().code, "urn:ihe:iti:xds-sd:pdf:2008");
+        let structured = CDA.replace(r#"<nonXMLBody><text mediaType="application/pdf" representation="B64">JVBERi0=</text></nonXMLBody>"#, "<structuredBody/>");
+        let r = ReceivedCda::read(structured.as_bytes()).unwrap();
+        assert_eq!(r.format_code().unwrap().code, FORMAT_CODE_NOT_REFERENCED);
+        let ldl = structured.replace("1.3.6.1.4.1.19376.1.2.20", "1.2.250.1.213.1.1.1.29");
+        let r = ReceivedCda::read(ldl.as_bytes()).unwrap();
+        assert_eq!(
+            r.format_code().unwrap().code,
+            "urn:asip:ci-sis:ldl-ses:2017"
         );
     }
 
