@@ -51,6 +51,25 @@ pub struct DocumentConfig {
     pub practice_setting: String,
     #[serde(default)]
     pub type_map: BTreeMap<String, String>,
+    /// The author written when the message names none (TXA-9, TXA-5, OBR-32, PRT `SB`, PV1-7);
+    /// absent: such a message is rejected with `AUTHOR_MISSING`.
+    #[serde(default)]
+    pub default_author: Option<DefaultAuthor>,
+}
+
+/// A configured document author (`[document.default_author]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultAuthor {
+    /// National health professional identifier (IDNPS: `8` + RPPS, `0` + ADELI), written under
+    /// OID 1.2.250.1.71.4.2.1.
+    pub id: String,
+    pub family: String,
+    #[serde(default)]
+    pub given: String,
+    /// Author specialty (JDV_J01-XdsAuthorSpecialty-CISIS), e.g. `G15_10` "Médecin"; may be empty.
+    #[serde(default)]
+    pub specialty: String,
 }
 
 /// The identity gate's policy (CONTRACT.md `IDENTITY_NOT_QUALIFIED`, `INS_OID_TEST_IN_PRODUCTION`).
@@ -150,7 +169,39 @@ impl Config {
                 ));
             }
         }
+        // A derived document id is the root, a dot and up to 20 digits (a u64); an XDS uniqueId
+        // holds at most 64 characters (IHE ITI TF-3 4.2.3.2.26).
+        if self.oids.document_root.len() > MAX_DOCUMENT_ROOT_LEN {
+            return Err(format!(
+                "oids.document_root: {:?} is longer than {MAX_DOCUMENT_ROOT_LEN} characters \
+                 (derived document ids must fit the 64 characters of an XDS uniqueId)",
+                self.oids.document_root
+            ));
+        }
         let d = &self.document;
+        if let Some(a) = &d.default_author {
+            if a.id.is_empty()
+                || a.id.len() > 20
+                || !a.id.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(format!(
+                    "document.default_author.id: {:?} is not a national health professional \
+                     identifier (1 to 20 letters or digits, e.g. 8 + RPPS)",
+                    a.id
+                ));
+            }
+            if a.family.trim().is_empty() {
+                return Err("document.default_author.family: must not be empty".into());
+            }
+            if !a.specialty.is_empty()
+                && crate::terminology::author_specialty(&a.specialty).is_none()
+            {
+                return Err(format!(
+                    "document.default_author.specialty: {:?} is not in JDV_J01",
+                    a.specialty
+                ));
+            }
+        }
         if jiff::tz::TimeZone::get(&d.time_zone).is_err() {
             return Err(format!(
                 "document.time_zone: unknown time zone {:?}",
@@ -192,6 +243,9 @@ impl Config {
         Ok(())
     }
 }
+
+/// The longest `oids.document_root`: root + `.` + 20 digits must fit 64 characters.
+pub const MAX_DOCUMENT_ROOT_LEN: usize = 64 - 21;
 
 /// True for a syntactically valid OID: digit groups separated by dots, no leading zeros.
 pub fn is_oid(s: &str) -> bool {
@@ -255,8 +309,29 @@ mod tests {
         bad_finess: "[organisation]\nfiness = \"12\"\n" => "organisation.finess";
         bad_facility: "[document]\nhealthcare_facility_type = \"SA99X\"\n" => "document.healthcare_facility_type";
         bad_type_map: "[document.type_map]\nCR-OPE = \"99999-9\"\n" => "document.type_map.CR-OPE";
+        long_document_root: "[oids]\ndocument_root = \"1.2.250.1.999.1.2.99.1.2.3.4.5.6.7.8.9.10.11.12\"\n" => "oids.document_root";
+        default_author_without_family: "[document.default_author]\nid = \"810000100015\"\nfamily = \" \"\n" => "document.default_author.family";
+        default_author_bad_id: "[document.default_author]\nid = \"8 1\"\nfamily = \"MARTIN\"\n" => "document.default_author.id";
+        default_author_bad_specialty: "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\nspecialty = \"XX\"\n" => "document.default_author.specialty";
+        default_author_unknown_key: "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\nrpps = \"1\"\n" => "rpps";
         zero_limit: "[limits]\nmax_message_bytes = 0\n" => "limits.max_message_bytes";
         not_toml: "[identity\n" => "TOML";
+    }
+
+    #[test]
+    fn default_author_is_optional_and_read_when_given() {
+        assert_eq!(Config::default().document.default_author, None);
+        let c = Config::from_toml(
+            "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\n",
+            "test",
+        )
+        .unwrap();
+        let a = c.document.default_author.unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.family.as_str()),
+            ("810000100015", "MARTIN")
+        );
+        assert_eq!((a.given.as_str(), a.specialty.as_str()), ("", ""));
     }
 
     #[test]

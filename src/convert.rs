@@ -3,9 +3,12 @@
 //! Frame → size limits → charset (MSH-18) → parse → message type → document mapping and the
 //! identity gate → CDA. The pipeline writes what this returns; `check` prints it.
 
+use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
+use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
 use crate::reason::{Finding, Outcome, ReasonCode};
+use crate::terminology;
 
 /// What the pipeline needs from MSH to answer with an ACK and to name the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -125,6 +128,19 @@ impl Conversion {
         }
     }
 
+    /// A conversion with this outcome and these findings, named after the control id.
+    fn with(outcome: Outcome, header: MessageHeader, findings: Vec<Finding>) -> Conversion {
+        let name_key = Some(header.control_id.clone()).filter(|s| !s.is_empty());
+        Conversion {
+            outcome,
+            header: Some(header),
+            findings,
+            name_key,
+            document: None,
+            deletion: None,
+        }
+    }
+
     /// MSH-10, when known and not empty.
     pub fn control_id(&self) -> Option<&str> {
         self.header
@@ -213,6 +229,152 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
         ));
     }
     conversion
+}
+
+/// Converts a document message (MDM^T02/T10/T04, ORU^R01) whose patient has passed the identity
+/// gate: deletion → `deleted`, `DESTDMP` = `N` → `excluded`, a CDA received already built →
+/// passed on unchanged after its `recordTarget` is checked against the patient (another patient →
+/// `held`, `DOCUMENT_IDENTITY_MISMATCH`), otherwise the CDA is written → `converted`. Every
+/// problem of the message → `rejected` with all its findings. Pure: no I/O.
+pub fn convert_document(
+    msg: &Message<'_>,
+    header: MessageHeader,
+    patient: &cda::Patient<'_>,
+    config: &Config,
+) -> Conversion {
+    let request = match document::read(msg, config) {
+        Ok(r) => r,
+        Err(findings) => return Conversion::with(Outcome::Rejected, header, findings),
+    };
+    let converted = match request {
+        Request::Deletion { document_id } => {
+            let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());
+            c.name_key = Some(document_id.clone());
+            c.deletion = Some(Deletion {
+                document_id,
+                artefacts: Vec::new(),
+            });
+            return c;
+        }
+        Request::Excluded(finding) => {
+            return Conversion::with(Outcome::Excluded, header, vec![finding]);
+        }
+        Request::Document(doc) => written_document(&doc, patient, config),
+        Request::Received(received) => received_document(*received, patient, config),
+    };
+    match converted {
+        Ok((cda, metadata)) => {
+            let mut c = Conversion::with(Outcome::Converted, header, Vec::new());
+            c.name_key = Some(metadata.unique_id.clone());
+            c.document = Some(ConvertedDocument {
+                cda,
+                metadata,
+                artefacts: Vec::new(),
+            });
+            c
+        }
+        Err(finding) => {
+            let outcome = finding.code.outcome().unwrap_or(Outcome::Rejected);
+            Conversion::with(outcome, header, vec![finding])
+        }
+    }
+}
+
+/// Writes the CDA of a document request.
+fn written_document(
+    doc: &DocumentRequest<'_>,
+    patient: &cda::Patient<'_>,
+    config: &Config,
+) -> Result<(Vec<u8>, DocumentMetadata), Finding> {
+    let site = cda::Site::new(config).map_err(|e| {
+        Finding::new(
+            ReasonCode::UnsupportedMessage,
+            "",
+            format!("configuration {e}"),
+        )
+    })?;
+    let content_len = match &doc.content {
+        Content::Base64 { data, .. } => data.len(),
+        Content::Text(t) => t.len() / 3 * 4 + 4,
+    };
+    let mut out = Vec::with_capacity(content_len + 8 * 1024);
+    cda::write_document(doc, patient, &site, &mut out)?;
+    let media_type = doc.content.media_type().as_str();
+    let metadata = DocumentMetadata {
+        type_code: doc.doc_type.code.to_owned(),
+        class_code: doc.doc_type.class.map_or("", |c| c.code).to_owned(),
+        format_code: terminology::format_code_for_media_type(media_type)
+            .map_or("", |f| f.code)
+            .to_owned(),
+        confidentiality: std::iter::once(doc.confidentiality.code)
+            .chain(doc.flags.visibility_codes())
+            .map(str::to_owned)
+            .collect(),
+        patient_id: patient.xds_patient_id(),
+        unique_id: doc.id.clone(),
+        set_id: doc.set_id.clone(),
+        version: doc.version,
+    };
+    Ok((out, metadata))
+}
+
+/// Checks a CDA received already built and reads its metadata; the CDA is passed on as received
+/// (moved, not copied).
+fn received_document(
+    doc: ReceivedRequest,
+    patient: &cda::Patient<'_>,
+    config: &Config,
+) -> Result<(Vec<u8>, DocumentMetadata), Finding> {
+    let xml = &doc.xml;
+    let invalid = |detail: String| Finding::new(ReasonCode::ContentInvalid, "OBX-5.5", detail);
+    let received = ReceivedCda::read(xml).map_err(|e| invalid(format!("the CDA received: {e}")))?;
+    if !received.names_patient(patient, &config.oids.ipp_root) {
+        return Err(Finding::new(
+            ReasonCode::DocumentIdentityMismatch,
+            "OBX-5.5",
+            "the recordTarget of the CDA received names another patient than PID",
+        ));
+    }
+    let doc_type = terminology::document_type(received.code.trim())
+        .filter(|t| t.class.is_some())
+        .ok_or_else(|| {
+            Finding::new(
+                ReasonCode::DocumentTypeUnknown,
+                "OBX-5.5",
+                format!(
+                    "the CDA received has the type {:?}, not a JDV_J07 code with a class",
+                    received.code
+                ),
+            )
+        })?;
+    let format = received
+        .format_code()
+        .ok_or_else(|| invalid("the CDA received has a body of unknown media type".into()))?;
+    let confidentiality = if received.confidentiality.trim().is_empty() {
+        doc.confidentiality.code
+    } else {
+        received.confidentiality.trim()
+    };
+    let unique_id = received.id.unique_id();
+    let metadata = DocumentMetadata {
+        type_code: doc_type.code.to_owned(),
+        class_code: doc_type.class.map_or("", |c| c.code).to_owned(),
+        format_code: format.code.to_owned(),
+        confidentiality: std::iter::once(confidentiality.to_owned())
+            .chain(doc.flags.visibility_codes().map(str::to_owned))
+            .collect(),
+        patient_id: patient.xds_patient_id(),
+        // Without its own setId, a replacement's set is the replaced document's (TXA-13), a
+        // new document's its own id.
+        set_id: match (&received.set_id, &doc.parent_id) {
+            (Some(s), _) => s.unique_id(),
+            (None, Some(_)) => doc.set_id.clone(),
+            (None, None) => unique_id.clone(),
+        },
+        unique_id,
+        version: received.version.unwrap_or(doc.version),
+    };
+    Ok((doc.xml, metadata))
 }
 
 fn defect_finding(defect: FrameDefect, len: usize) -> Finding {

@@ -12,10 +12,16 @@
 //! * [`config`] — the validated configuration (embedded default + the site's file).
 //! * [`identity`] — the identity gate: the INS in PID-3, its key and OID, PID-32, the strict
 //!   traits and their consistency with the NIR; only a qualified INS may feed the DMP.
+//! * [`document`] — a document message (MDM^T02/T10/T04, ORU^R01) read into a plain request:
+//!   event, ids, type, times, authors, encounter, content, MetaDMPMSS flags.
+//! * [`cda`] — the CI-SIS CDA R2 (non-structured body) written from that request and the
+//!   patient; the header of a CDA received already built.
+pub mod cda;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod document;
 pub mod hl7;
 pub mod identity;
 pub mod reason;

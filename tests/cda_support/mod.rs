@@ -1,0 +1,246 @@
+//! Shared by the `cda_*` integration tests: the samples, a test-only reading of PID into the
+//! CDA patient model (the real one is the identity gate's), message editing, conversion.
+#![allow(dead_code)]
+
+use dmpfeed::cda::model::{Address, Ipp, Patient};
+use dmpfeed::config::Config;
+use dmpfeed::convert::{Conversion, MessageHeader, convert_document};
+use dmpfeed::hl7::{self, Message};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The messages of a sample file (`samples/NAME`), framed as the pipeline frames them.
+pub fn sample_messages(name: &str) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(root().join("samples").join(name)).unwrap();
+    hl7::framing::frames(&bytes)
+        .map(|f| f.bytes.to_vec())
+        .collect()
+}
+
+/// The one message of a sample file.
+pub fn sample(name: &str) -> Vec<u8> {
+    let mut all = sample_messages(name);
+    assert_eq!(all.len(), 1, "{name} holds one message");
+    all.remove(0)
+}
+
+/// A fixture file of the ANS examples.
+pub fn ans_fixture(relative: &str) -> Vec<u8> {
+    let path = root()
+        .join("tests/fixtures/ans-hl7v2-exemples")
+        .join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Test-only PID reading (PAM-FR: INS = PID-3 with CX-5 `INS`, IPP = CX-5 `PI`, birth name =
+/// PID-5 with XPN-7 `L`, used name `D`, birthplace = PID-11 with XAD-7 `BDL`). The product
+/// reads PID in `identity`; this only fills the model for the CDA tests.
+pub fn patient_from_pid<'a>(msg: &Message<'a>) -> Patient<'a> {
+    let pid = msg.segment("PID").expect("PID");
+    let mut ins = (Cow::Borrowed(""), Cow::Borrowed(""));
+    let mut ipp = None;
+    if let Some(f) = pid.field(3) {
+        for rep in f.repetitions() {
+            let oid = rep.component(4).map_or(Cow::Borrowed(""), |c| c.text(2));
+            match rep.text(5).as_ref() {
+                "INS" | "INS-NIR" | "INS-NIA" => ins = (rep.text(1), oid),
+                "PI" => {
+                    ipp = Some(Ipp {
+                        value: rep.text(1),
+                        oid: Some(oid).filter(|o| !o.is_empty()),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut birth = None;
+    let mut used = None;
+    if let Some(f) = pid.field(5) {
+        for rep in f.repetitions() {
+            match rep.text(7).as_ref() {
+                "L" => birth = Some(rep),
+                "D" => used = Some(rep),
+                _ => {}
+            }
+        }
+    }
+    let birth = birth.expect("a birth name (PID-5 type L)");
+    let mut birthplace = (Cow::Borrowed(""), None);
+    let mut address = None;
+    if let Some(f) = pid.field(11) {
+        for rep in f.repetitions() {
+            match rep.text(7).as_ref() {
+                "BDL" => birthplace = (rep.text(9), Some(rep.text(3)).filter(|c| !c.is_empty())),
+                "H" => {
+                    address = Some(Address {
+                        street: rep.component(1).map_or(Cow::Borrowed(""), |c| c.text(1)),
+                        street_name: rep.component(1).map_or(Cow::Borrowed(""), |c| c.text(2)),
+                        house_number: rep.component(1).map_or(Cow::Borrowed(""), |c| c.text(3)),
+                        other: rep.text(2),
+                        city: rep.text(3),
+                        postal_code: rep.text(5),
+                        country: rep.text(6),
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    Patient {
+        ins: ins.0,
+        ins_oid: ins.1,
+        ipp,
+        birth_family: birth.component(1).map_or(Cow::Borrowed(""), |c| c.text(1)),
+        birth_given_first: birth.text(2),
+        birth_given_names: birth.text(3),
+        used_family: used.map(|u| u.component(1).map_or(Cow::Borrowed(""), |c| c.text(1))),
+        used_given: used.map(|u| u.text(2)).filter(|g| !g.is_empty()),
+        birth_time: pid.field(7).map_or(Cow::Borrowed(""), |f| f.value()),
+        sex: pid.field(8).map_or(Cow::Borrowed(""), |f| f.value()),
+        birthplace_code: birthplace.0,
+        birthplace_city: birthplace.1,
+        address,
+    }
+}
+
+/// Converts one raw message with the test's PID reading, as `convert` will once the identity
+/// gate is wired.
+pub fn convert_raw(raw: &[u8], config: &Config) -> Conversion {
+    let decoded = hl7::decode(raw).expect("decodable");
+    let msg = decoded.parse().expect("parseable");
+    let header = MessageHeader::read(&msg);
+    let patient = patient_from_pid(&msg);
+    convert_document(&msg, header, &patient, config)
+}
+
+/// Replaces field `n` of the first segment `seg` of an HL7 text (segments end with `\r`). MSH
+/// numbering follows HL7 (MSH-3 is the first field after the encoding characters).
+pub fn set_field(text: &str, seg: &str, n: usize, value: &str) -> String {
+    let mut done = false;
+    let lines: Vec<String> = text
+        .split('\r')
+        .map(|line| {
+            if done || !line.starts_with(seg) || line.as_bytes().get(3) != Some(&b'|') {
+                return line.to_owned();
+            }
+            done = true;
+            let mut fields: Vec<String> = line.split('|').map(str::to_owned).collect();
+            let index = if seg == "MSH" { n - 1 } else { n };
+            if fields.len() <= index {
+                fields.resize(index + 1, String::new());
+            }
+            fields[index] = value.to_owned();
+            fields.join("|")
+        })
+        .collect();
+    assert!(done, "no {seg} segment");
+    lines.join("\r")
+}
+
+/// Removes every segment whose line starts with `prefix`.
+pub fn drop_segments(text: &str, prefix: &str) -> String {
+    text.split('\r')
+        .filter(|l| !l.starts_with(prefix))
+        .collect::<Vec<_>>()
+        .join("\r")
+}
+
+/// Replaces the first occurrence of `from` in the text (a test edit that must apply).
+pub fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} not found");
+    text.replacen(from, to, 1)
+}
+
+/// A sample as UTF-8 text (the UTF-8 samples only).
+pub fn sample_text(name: &str) -> String {
+    String::from_utf8(sample(name)).expect("a UTF-8 sample")
+}
+
+/// Every converted document of the samples, with a name for its file: the sample name, and
+/// `.N` for the N-th message of a file that holds several.
+pub fn converted_samples(config: &Config) -> Vec<(String, Conversion)> {
+    let mut out = Vec::new();
+    for file in CONVERTED_SAMPLES {
+        let messages = sample_messages(file);
+        let several = messages.len() > 1;
+        for (i, raw) in messages.iter().enumerate() {
+            let conversion = convert_raw(raw, config);
+            if conversion.document.is_none() {
+                continue;
+            }
+            let stem = file.trim_end_matches(".hl7");
+            let name = if several {
+                format!("{stem}.{}", i + 1)
+            } else {
+                stem.to_owned()
+            };
+            out.push((name, conversion));
+        }
+    }
+    out
+}
+
+/// The samples whose document messages are converted (samples/README.md), the received CDA
+/// (`mdm-t02-radiology-cda.hl7`) excepted: it is passed on, not written by dmpfeed.
+pub const CONVERTED_SAMPLES: &[&str] = &[
+    "mdm-t02-operative-pdf.hl7",
+    "mdm-t02-consultation-text-latin1.hl7",
+    "mdm-t02-hospitalisation-text-latin9.hl7",
+    "mdm-t02-discharge-letter-pdf.hl7",
+    "mdm-t02-masked.hl7",
+    "mdm-t10-replacement.hl7",
+    "oru-r01-prescription-pdf.hl7",
+    "batch.hl7",
+    "concatenated-crlf.hl7",
+    "stream-mllp.hl7",
+];
+
+/// Where the expected CDA of each converted sample is committed.
+pub fn golden_dir() -> PathBuf {
+    root().join("tests/golden/cda")
+}
+
+pub fn golden_path(name: &str) -> PathBuf {
+    golden_dir().join(format!("{name}.xml"))
+}
+
+/// Runs `tools/validate-cda -w` once on all these files; panics with its output when a file
+/// fails or draws a warning (the closed-template warnings flag elements the CI-SIS does not
+/// expect).
+pub fn validate_cda(files: &[PathBuf]) {
+    let tool = root().join("tools/validate-cda");
+    let out = std::process::Command::new(&tool)
+        .arg("-w")
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", tool.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "tools/validate-cda failed ({}); run `tools/validate-cda --setup` once if it is not \
+         installed.\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    let oks = stdout.lines().filter(|l| l.starts_with("OK ")).count();
+    assert_eq!(oks, files.len(), "every file reported OK:\n{stdout}");
+    assert!(
+        !stdout.contains("WARN"),
+        "tools/validate-cda warnings:\n{stdout}"
+    );
+}
+
+pub fn write_all(dir: &Path, docs: &[(String, Vec<u8>)]) -> Vec<PathBuf> {
+    docs.iter()
+        .map(|(name, bytes)| {
+            let p = dir.join(format!("{name}.xml"));
+            std::fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect()
+}
