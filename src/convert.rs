@@ -7,8 +7,10 @@ use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
 use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
+use crate::identity;
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::terminology;
+use std::borrow::Cow;
 
 /// What the pipeline needs from MSH to answer with an ACK and to name the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -210,17 +212,20 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
         }
     };
     let header = MessageHeader::read(&msg);
-    let mut conversion = Conversion::rejected(
-        Some(header.clone()),
-        Finding::new(
-            ReasonCode::UnsupportedMessage,
-            "MSH-9",
-            format!(
-                "message type {:?} carries no document dmpfeed can convert yet",
-                header.message_type
-            ),
-        ),
-    );
+    let mut conversion = match document::message_kind(&msg) {
+        Some(_) => convert_gated(&msg, header, config),
+        None => {
+            let finding = Finding::new(
+                ReasonCode::UnsupportedMessage,
+                "MSH-9",
+                format!(
+                    "message type {:?} carries no document (accepted: MDM^T02, MDM^T10, MDM^T04, ORU^R01)",
+                    header.message_type
+                ),
+            );
+            Conversion::rejected(Some(header), finding)
+        }
+    };
     if decoded.assumed {
         conversion.findings.push(Finding::new(
             ReasonCode::CharsetAssumed,
@@ -229,6 +234,68 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
         ));
     }
     conversion
+}
+
+/// A document message through the identity gate, then the mapping.
+///
+/// Which outcome wins when several apply: `rejected` (the message cannot be processed as sent;
+/// the identity findings are listed too, so that one resubmission fixes everything), then
+/// `excluded` (not for the DMP whatever the identity), then `held` (the identity cannot be used:
+/// the document is not sent, and the mapping's own findings, if any, are kept beside), then
+/// `deleted` / `converted`, which carry the identity warnings.
+fn convert_gated(msg: &Message<'_>, header: MessageHeader, config: &Config) -> Conversion {
+    let verdict = identity::assess(msg, &config.identity);
+    let patient = record_target(&verdict.patient);
+    let mut conversion = convert_document(msg, header, &patient, config);
+    match conversion.outcome {
+        Outcome::Excluded => {}
+        Outcome::Rejected => conversion.findings.extend(verdict.findings),
+        _ if !verdict.is_usable() => {
+            conversion.outcome = Outcome::Held;
+            conversion.document = None;
+            conversion.deletion = None;
+            let mapping = std::mem::replace(&mut conversion.findings, verdict.findings);
+            conversion.findings.extend(mapping);
+        }
+        _ => conversion.findings.extend(verdict.findings),
+    }
+    conversion
+}
+
+/// The CDA `recordTarget` model from the patient read by the identity gate. Traits that are
+/// missing are empty (only a usable identity is ever written into a document).
+pub fn record_target<'a>(p: &identity::Patient<'a>) -> cda::Patient<'a> {
+    let or_empty = |v: &Option<Cow<'a, str>>| v.clone().unwrap_or_default();
+    cda::Patient {
+        ins: p.ins.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+        ins_oid: p
+            .ins
+            .as_ref()
+            .map(|i| Cow::Borrowed(i.oid.oid()))
+            .unwrap_or_default(),
+        ipp: p.ipp.as_ref().map(|i| cda::model::Ipp {
+            value: i.value.clone(),
+            oid: i.root.clone(),
+        }),
+        birth_family: or_empty(&p.birth_name),
+        birth_given_first: or_empty(&p.first_given_name),
+        birth_given_names: or_empty(&p.given_names),
+        used_family: p.used_name.clone(),
+        used_given: p.used_given_name.clone(),
+        birth_time: or_empty(&p.birth_date),
+        sex: or_empty(&p.sex),
+        birthplace_code: or_empty(&p.birthplace_code),
+        birthplace_city: p.birthplace_city.clone(),
+        address: p.address.as_ref().map(|a| cda::model::Address {
+            street: or_empty(&a.street),
+            street_name: or_empty(&a.street_name),
+            house_number: or_empty(&a.house_number),
+            other: or_empty(&a.other_designation),
+            city: or_empty(&a.city),
+            postal_code: or_empty(&a.postal_code),
+            country: or_empty(&a.country),
+        }),
+    }
 }
 
 /// Converts a document message (MDM^T02/T10/T04, ORU^R01) whose patient has passed the identity

@@ -833,9 +833,15 @@ fn timestamps() {
     let c = convert(&set_field(&base, "PV1", 45, "20240231"));
     assert_eq!(paths(&c), ["PV1-45"]);
     // a malformed birth date (the identity gate's to refuse) is still no panic
+    // (the identity gate adds that the NIR month no longer matches: every reason at once)
     let c = convert(&set_field(&base, "PID", 7, "19681312"));
-    assert_outcome(&c, Outcome::Rejected, &["HL7_SYNTAX"], "PID-7");
-    assert_eq!(paths(&c), ["PID-7"]);
+    assert_outcome(
+        &c,
+        Outcome::Rejected,
+        &["HL7_SYNTAX", "NIR_BIRTHDATE_MISMATCH"],
+        "PID-7",
+    );
+    assert_eq!(paths(&c), ["PID-7", "PID-7"]);
     assert!(
         !c.findings[0].detail.contains("1968"),
         "no identity trait in reports"
@@ -883,8 +889,8 @@ fn received_cda_is_passed_on_after_its_patient_is_checked() {
         &["EVENT_INCONSISTENT"],
         "received, ORC RO",
     );
-    // the patient's INS changed in PID: the CDA names another patient
-    let other = text.replace("279035145418997^^^ASIP", "279035145418996^^^ASIP");
+    // the patient's INS changed in PID (another valid INS): the CDA names another patient
+    let other = text.replace("279035145418997^^^ASIP", "279035145418801^^^ASIP");
     assert_outcome(
         &convert(&other),
         Outcome::Held,
@@ -906,9 +912,31 @@ fn received_cda_is_passed_on_after_its_patient_is_checked() {
 
 const ANS: &str = "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/MDM/";
 
+/// The ANS examples carry a test INS (OID …4.10) in messages marked production and PID-32
+/// `VALI`: with the default policy they are rightly held; converting them needs a site that
+/// accepts both (issue 4's note).
+#[test]
+fn ans_example_messages_are_held_by_the_default_policy() {
+    let config = Config::default();
+    let identity = ["INS_OID_TEST_IN_PRODUCTION", "IDENTITY_NOT_QUALIFIED"];
+    for file in [
+        "Transmission initiale MDM/message_MDM_CR_Radio_INIT_N1_Base64.er7",
+        "Remplacement MDM/message_MDM_CR_Radio_RPLC_N1.er7",
+        "Suppression MDM/message_MDM_CR_Radio_DEL_N1.er7",
+    ] {
+        let c = convert_raw(&ans_fixture(&format!("{ANS}{file}")), &config);
+        assert_outcome(&c, Outcome::Held, &identity, file);
+        assert!(c.document.is_none() && c.deletion.is_none(), "{file}");
+    }
+}
+
 #[test]
 fn ans_example_messages() {
-    let config = Config::default();
+    let config = Config::from_toml(
+        "[identity]\naccept_vali = true\nallow_test_ins = true\n",
+        "ans-examples",
+    )
+    .unwrap();
     let cases: &[(&str, Outcome, &[&str])] = &[
         // OBX-5 holds "Document medcial au format CDA niveau 1" in base64, announced as XML
         (
@@ -973,7 +1001,8 @@ fn ans_example_messages() {
     );
     let c = convert_raw(&oru, &config);
     assert_outcome(&c, Outcome::Rejected, &["CONTENT_INVALID"], "ANS ORU");
-    assert_eq!(paths(&c), ["OBX[1]-5.5"]);
+    // and the identity gate's warning (PAT-TROIS: NIR place 51215, BDL 63220)
+    assert_eq!(paths(&c), ["OBX[1]-5.5", "PID-11(2).9"]);
 }
 
 #[test]

@@ -128,6 +128,12 @@ fn the_ins_id_uses_the_ins_oid_of_pid() {
             "ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO",
             &format!("ASIP-SANTE-INS-NIR&{oid}&ISO"),
         );
+        // test and demo INS are accepted only in a training (T) or debugging (D) message
+        let text = if oid.ends_with(".10") || oid.ends_with(".11") {
+            replace_once(&text, "|SMPL0001|P|", "|SMPL0001|T|")
+        } else {
+            text
+        };
         let (cda, metadata) = convert_text(&text);
         let doc = nodes(&cda);
         let ids = find(&doc, &format!("{PATIENT_ROLE}/id"));

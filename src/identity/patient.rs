@@ -59,6 +59,10 @@ pub struct Identifier<'a> {
 pub struct Address<'a> {
     /// XAD-1.1 street or mailing address.
     pub street: Option<Cow<'a, str>>,
+    /// XAD-1.2 street name, when the sender splits the street line.
+    pub street_name: Option<Cow<'a, str>>,
+    /// XAD-1.3 dwelling number, when the sender splits the street line.
+    pub house_number: Option<Cow<'a, str>>,
     /// XAD-2 other designation (building, lieu-dit).
     pub other_designation: Option<Cow<'a, str>>,
     /// XAD-3.
@@ -182,6 +186,8 @@ fn read_address<'a>(seg: Segment<'a>) -> Option<Address<'a>> {
         .filter(|(_, r)| r.text(7) != ADDRESS_TYPE_BIRTHPLACE)
         .map(|(i, r)| Address {
             street: r.component(1).and_then(|c| sub(c, 1)),
+            street_name: r.component(1).and_then(|c| sub(c, 2)),
+            house_number: r.component(1).and_then(|c| sub(c, 3)),
             other_designation: text(r, 2),
             city: text(r, 3),
             postal_code: text(r, 5),

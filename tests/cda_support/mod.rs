@@ -2,11 +2,10 @@
 //! CDA patient model (the real one is the identity gate's), message editing, conversion.
 #![allow(dead_code)]
 
-use dmpfeed::cda::model::{Address, Ipp, Patient};
+use dmpfeed::cda::model::Patient;
 use dmpfeed::config::Config;
-use dmpfeed::convert::{Conversion, MessageHeader, convert_document};
+use dmpfeed::convert::Conversion;
 use dmpfeed::hl7::{self, Message};
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 pub fn root() -> PathBuf {
@@ -36,86 +35,15 @@ pub fn ans_fixture(relative: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Test-only PID reading (PAM-FR: INS = PID-3 with CX-5 `INS`, IPP = CX-5 `PI`, birth name =
-/// PID-5 with XPN-7 `L`, used name `D`, birthplace = PID-11 with XAD-7 `BDL`). The product
-/// reads PID in `identity`; this only fills the model for the CDA tests.
+/// The CDA patient model as `convert` builds it: the identity gate's PID reading.
 pub fn patient_from_pid<'a>(msg: &Message<'a>) -> Patient<'a> {
-    let pid = msg.segment("PID").expect("PID");
-    let mut ins = (Cow::Borrowed(""), Cow::Borrowed(""));
-    let mut ipp = None;
-    if let Some(f) = pid.field(3) {
-        for rep in f.repetitions() {
-            let oid = rep.component(4).map_or(Cow::Borrowed(""), |c| c.text(2));
-            match rep.text(5).as_ref() {
-                "INS" | "INS-NIR" | "INS-NIA" => ins = (rep.text(1), oid),
-                "PI" => {
-                    ipp = Some(Ipp {
-                        value: rep.text(1),
-                        oid: Some(oid).filter(|o| !o.is_empty()),
-                    })
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut birth = None;
-    let mut used = None;
-    if let Some(f) = pid.field(5) {
-        for rep in f.repetitions() {
-            match rep.text(7).as_ref() {
-                "L" => birth = Some(rep),
-                "D" => used = Some(rep),
-                _ => {}
-            }
-        }
-    }
-    let birth = birth.expect("a birth name (PID-5 type L)");
-    let mut birthplace = (Cow::Borrowed(""), None);
-    let mut address = None;
-    if let Some(f) = pid.field(11) {
-        for rep in f.repetitions() {
-            match rep.text(7).as_ref() {
-                "BDL" => birthplace = (rep.text(9), Some(rep.text(3)).filter(|c| !c.is_empty())),
-                "H" => {
-                    address = Some(Address {
-                        street: rep.component(1).map_or(Cow::Borrowed(""), |c| c.text(1)),
-                        street_name: rep.component(1).map_or(Cow::Borrowed(""), |c| c.text(2)),
-                        house_number: rep.component(1).map_or(Cow::Borrowed(""), |c| c.text(3)),
-                        other: rep.text(2),
-                        city: rep.text(3),
-                        postal_code: rep.text(5),
-                        country: rep.text(6),
-                    })
-                }
-                _ => {}
-            }
-        }
-    }
-    Patient {
-        ins: ins.0,
-        ins_oid: ins.1,
-        ipp,
-        birth_family: birth.component(1).map_or(Cow::Borrowed(""), |c| c.text(1)),
-        birth_given_first: birth.text(2),
-        birth_given_names: birth.text(3),
-        used_family: used.map(|u| u.component(1).map_or(Cow::Borrowed(""), |c| c.text(1))),
-        used_given: used.map(|u| u.text(2)).filter(|g| !g.is_empty()),
-        birth_time: pid.field(7).map_or(Cow::Borrowed(""), |f| f.value()),
-        sex: pid.field(8).map_or(Cow::Borrowed(""), |f| f.value()),
-        birthplace_code: birthplace.0,
-        birthplace_city: birthplace.1,
-        address,
-    }
+    dmpfeed::convert::record_target(&dmpfeed::identity::read_patient(msg))
 }
 
-/// Converts one raw message with the test's PID reading, as `convert` will once the identity
-/// gate is wired.
+/// Converts one raw message through the whole core (`convert`: charset, parse, identity gate,
+/// mapping).
 pub fn convert_raw(raw: &[u8], config: &Config) -> Conversion {
-    let decoded = hl7::decode(raw).expect("decodable");
-    let msg = decoded.parse().expect("parseable");
-    let header = MessageHeader::read(&msg);
-    let patient = patient_from_pid(&msg);
-    convert_document(&msg, header, &patient, config)
+    dmpfeed::convert::convert(raw, None, config)
 }
 
 /// Replaces field `n` of the first segment `seg` of an HL7 text (segments end with `\r`). MSH
