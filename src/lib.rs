@@ -10,10 +10,12 @@
 //! * [`reason`] — outcomes and the stable reason codes of the contract.
 //! * [`terminology`] — the ANS value sets and correspondence tables (J07, ASS_X04, …).
 //! * [`config`] — the validated configuration (embedded default + the site's file).
+//! * [`pipeline`] — inputs, stream and bulk runs, the output folder, reports and ACKs.
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod hl7;
+pub mod pipeline;
 pub mod reason;
 pub mod terminology;

@@ -1,0 +1,140 @@
+//! The pipeline: inputs → framed messages → [`crate::convert::convert`] → a [`Sink`], in input
+//! order. The only module that touches files, standard input, threads and channels (STYLE.md:
+//! the core is sans-I/O; this is the shell).
+//!
+//! ```text
+//!  producer thread            workers (N)                      the calling thread
+//!  ─────────────────          ───────────────────────          ───────────────────────────
+//!  read + frame ──bounded──▶  convert + Sink::stage   ──▶      reorder by sequence number,
+//!  (files, archives,  chan    (temp files written and          Sink::commit a group in order
+//!   stdin with idle           fsynced in parallel)             (rename, fsync dirs, report,
+//!   flush)                                                     fsync), then ACK / progress
+//!        ▲                                                           │
+//!        └──────────────── credits (bounded: messages in flight) ────┘
+//! ```
+//!
+//! * [`source`] and [`archive`] read files, directories (walked, hidden entries and
+//!   `input.ignore` patterns skipped) and `.zip`/`.tar`/`.tar.gz` archives entry by entry,
+//!   never extracted to disk; [`stream`] reads standard input as it comes, with an idle flush for
+//!   plain (non-MLLP) framing.
+//! * [`run`] connects the stages: stream mode with N worker threads, bulk mode with a rayon pool;
+//!   both commit in input order, so that reports, names and ACKs are deterministic.
+//! * [`output`] is the output folder sink (durable writes, names, `report.jsonl`);
+//!   [`name`], [`report`], [`ack`], [`durable`] are its pieces.
+
+pub mod ack;
+pub mod archive;
+pub mod durable;
+pub mod ignore;
+pub mod name;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod stream;
+
+use crate::convert::Conversion;
+use crate::hl7::{FrameDefect, Framing};
+use ack::AckHeader;
+use name::MessageHash;
+
+/// A framed message on its way to the workers.
+#[derive(Debug)]
+pub struct Incoming {
+    /// Position in the run (0-based): the order of commits, reports and ACKs.
+    pub seq: u64,
+    /// `path#N`, `archive.zip!entry#N`, `-#N` for standard input.
+    pub source: String,
+    pub frame: crate::hl7::Frame,
+}
+
+/// What the pipeline keeps of a converted message (its bytes are gone once staged).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub seq: u64,
+    pub source: String,
+    pub framing: Framing,
+    /// Size of the message in bytes (the whole size for one too large to keep).
+    pub size: u64,
+    pub hash: MessageHash,
+    /// The MSH as an ACK needs it, read from the first segment even when the rest is broken.
+    pub header: Option<AckHeader>,
+    /// The frame is not an HL7 message at all (no MSH, or an MLLP block cut by the end of input).
+    pub undecodable: bool,
+    pub conversion: Conversion,
+}
+
+impl Record {
+    /// MSH-10: from the conversion, else from the first segment when it is a sound MSH.
+    pub fn control_id(&self) -> Option<&str> {
+        self.conversion.control_id().or_else(|| {
+            self.header
+                .as_ref()
+                .map(|h| h.control_id.as_str())
+                .filter(|s| !s.is_empty())
+        })
+    }
+
+    /// What the NAME is derived from: the conversion's key, else the control id.
+    pub fn name_key(&self) -> Option<&str> {
+        self.conversion
+            .name_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .or_else(|| self.control_id())
+    }
+}
+
+/// A message converted and staged, waiting for its turn to be committed.
+#[derive(Debug)]
+pub struct Done<S> {
+    pub record: Record,
+    pub staged: S,
+}
+
+/// Where outcomes go: the output folder, `check`'s printer, or a test's memory.
+///
+/// [`Sink::stage`] runs on the worker threads, in parallel and in any order: everything that can
+/// be done before the message's turn (for the output folder: writing and fsyncing temporary
+/// files). [`Sink::commit`] runs on one thread, for groups of consecutive messages in input
+/// order, and returns once they are durable.
+pub trait Sink: Sync {
+    type Staged: Send;
+
+    fn stage(&self, record: &Record, raw: &[u8]) -> Result<Self::Staged, Error>;
+
+    fn commit(&self, group: &mut [Done<Self::Staged>]) -> Result<(), Error>;
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The output cannot be written (exit status 2).
+    #[error("{0}")]
+    Output(String),
+    /// Standard output was closed by its reader: a normal end, quietly.
+    #[error("standard output closed")]
+    OutputClosed,
+    /// A bug: something that must not happen did (exit status 2).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// An I/O error on `what`, or [`Error::OutputClosed`] for a broken pipe.
+    pub fn io(what: impl std::fmt::Display, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::OutputClosed
+        } else {
+            Error::Output(format!("{what}: {e}"))
+        }
+    }
+}
+
+/// True for frames that are not an HL7 message at all (answered `AR`).
+pub fn is_undecodable(defect: Option<FrameDefect>) -> bool {
+    matches!(
+        defect,
+        Some(FrameDefect::NotHl7 | FrameDefect::UnterminatedMllp)
+    )
+}
