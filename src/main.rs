@@ -13,7 +13,8 @@ fn main() {
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &mut out),
         Command::Config(args) => commands::config::run(args, &mut out),
-        Command::Convert(_) | Command::Check(_) => Err(commands::Fatal("not built yet".into())),
+        Command::Convert(args) => commands::convert::run(args, &mut out),
+        Command::Check(args) => commands::check::run(args, &mut out),
     };
     let status = match result.and_then(|s| out.flush().map(|_| s).map_err(Into::into)) {
         Ok(status) => status,

@@ -310,11 +310,15 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// MSH-7 for an ACK: now, in the configured time zone (UTC if it cannot be loaded).
-pub fn now_hl7(time_zone: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+/// The time zone of ACK timestamps: the configured one (`document.time_zone`), else UTC.
+pub fn ack_time_zone(name: &str) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(name).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// MSH-7 for an ACK: now, `YYYYMMDDHHMMSS±ZZZZ`.
+pub fn now_hl7(tz: &jiff::tz::TimeZone) -> String {
     jiff::Timestamp::now()
-        .to_zoned_datetime(tz)
+        .to_zoned_datetime(tz.clone())
         .strftime("%Y%m%d%H%M%S%z")
         .to_string()
 }
@@ -456,6 +460,13 @@ mod tests {
         let p = ack(Outcome::Converted, &[], Framing::Plain);
         assert!(p.starts_with(b"MSH|"));
         assert!(p.ends_with(b"\r\n"));
+    }
+
+    #[test]
+    fn ack_time_has_an_offset() {
+        let t = now_hl7(&ack_time_zone("Europe/Paris"));
+        assert_eq!(t.len(), 19, "{t}");
+        assert!(t[14..].starts_with('+'), "{t}");
     }
 
     #[test]

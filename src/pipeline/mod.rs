@@ -138,3 +138,53 @@ pub fn is_undecodable(defect: Option<FrameDefect>) -> bool {
         Some(FrameDefect::NotHl7 | FrameDefect::UnterminatedMllp)
     )
 }
+
+/// Stream mode: no input, or only `-` (CONTRACT.md: standard input is processed as a stream).
+pub fn is_stream(inputs: &[std::path::PathBuf]) -> bool {
+    match inputs {
+        [] => true,
+        [only] => only.as_os_str() == "-",
+        _ => false,
+    }
+}
+
+/// Reads the run's inputs into `out`: standard input as a stream ([`stream`]), or files,
+/// folders and archives ([`source`]). `out_dir` is skipped if a walk meets it.
+pub fn read_inputs(
+    inputs: &[std::path::PathBuf],
+    config: &crate::config::Config,
+    out_dir: Option<&std::path::Path>,
+    out: &mut dyn source::Emit,
+) -> source::Produced {
+    if !is_stream(inputs) {
+        return source::Inputs::new(config, out_dir).read_all(inputs, out);
+    }
+    let idle = std::time::Duration::from_millis(config.stream.idle_flush_ms);
+    let max = source::max_message_bytes(config);
+    match stream::read_stream(std::io::stdin(), "-", max, idle, out) {
+        Ok(flow) => source::Produced {
+            unreadable: 0,
+            stopped: flow.is_break(),
+        },
+        Err(e) => {
+            tracing::error!("standard input: {e}");
+            source::Produced {
+                unreadable: 1,
+                stopped: false,
+            }
+        }
+    }
+}
+
+/// SIGINT and SIGTERM set the returned flag: the run finishes the messages in hand and stops.
+/// A second signal ends the process at once (exit status 2), in case stopping hangs.
+pub fn stop_on_signals() -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // The shutdown must be registered first: it fires only once the flag is already set.
+        signal_hook::flag::register_conditional_shutdown(signal, 2, std::sync::Arc::clone(&flag))?;
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
