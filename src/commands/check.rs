@@ -104,13 +104,15 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
             return Ok(Status::Failure);
         }
     }
-    Ok(if produced.unreadable > 0 || (produced.stopped && !stream) {
-        Status::Failure
-    } else if end.tally.count(Outcome::Rejected) > 0 {
-        Status::SomeRejected
-    } else {
-        Status::Ok
-    })
+    Ok(
+        if produced.unreadable > 0 || (produced.stopped && !stream) {
+            Status::Failure
+        } else if end.tally.count(Outcome::Rejected) > 0 {
+            Status::SomeRejected
+        } else {
+            Status::Ok
+        },
+    )
 }
 
 /// One block per message:

@@ -109,7 +109,10 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     }
     let (produced, interrupted) = end.produced.unwrap_or_default();
     let closed = matches!(end.error, Some(Error::OutputClosed));
-    let failed = end.error.as_ref().filter(|e| !matches!(e, Error::OutputClosed));
+    let failed = end
+        .error
+        .as_ref()
+        .filter(|e| !matches!(e, Error::OutputClosed));
     if let Some(e) = failed {
         tracing::error!("{e}");
     }
@@ -157,10 +160,8 @@ pub(crate) fn jobs(asked: Option<usize>) -> Result<usize, Fatal> {
 fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {pos} messages ({per_sec}, {elapsed})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template("{spinner} {pos} messages ({per_sec}, {elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar

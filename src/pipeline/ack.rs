@@ -142,9 +142,18 @@ fn table_0357(code: ReasonCode) -> (&'static str, &'static str) {
         InsMissing | TraitMissing | ContentMissing | ReplacedDocumentMissing | AuthorMissing => {
             REQUIRED
         }
-        InsMalformed | InsKeyInvalid | NirSexMismatch | NirBirthdateMismatch
-        | DocumentIdentityMismatch | Hl7Syntax | Hl7Charset | ContentInvalid => DATA_TYPE,
-        InsOidUnknown | InsOidTestInProduction | IdentityNotQualified | IdentityDoubtful
+        InsMalformed
+        | InsKeyInvalid
+        | NirSexMismatch
+        | NirBirthdateMismatch
+        | DocumentIdentityMismatch
+        | Hl7Syntax
+        | Hl7Charset
+        | ContentInvalid => DATA_TYPE,
+        InsOidUnknown
+        | InsOidTestInProduction
+        | IdentityNotQualified
+        | IdentityDoubtful
         | DocumentTypeUnknown => TABLE_VALUE,
         UnsupportedMessage => ("200", "Unsupported message type"),
         EventInconsistent => ("201", "Unsupported event code"),
@@ -157,7 +166,10 @@ fn error_location(path: &str) -> String {
     let Ok(p) = path.parse::<hl7::Path>() else {
         return String::new();
     };
-    let mut s = format!("{}^{}^{}^{}", p.segment, p.occurrence, p.field, p.repetition);
+    let mut s = format!(
+        "{}^{}^{}^{}",
+        p.segment, p.occurrence, p.field, p.repetition
+    );
     if let Some(c) = p.component {
         s.push_str(&format!("^{c}"));
         if let Some(sc) = p.subcomponent {
@@ -284,9 +296,7 @@ impl AckIds {
     /// Ids `<start time in base 36><sequence>`, at most 20 characters (MSH-10 is ST 20 in 2.5).
     pub fn starting_now() -> AckIds {
         let ms = jiff::Timestamp::now().as_millisecond().unsigned_abs();
-        AckIds {
-            prefix: base36(ms),
-        }
+        AckIds { prefix: base36(ms) }
     }
 
     pub fn id(&self, seq: u64) -> String {

@@ -164,7 +164,10 @@ impl<'a> ArchiveReader<'a> {
                 continue;
             }
             let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-            if self.read_entry(&mut entry, label, &name, depth, out)?.is_break() {
+            if self
+                .read_entry(&mut entry, label, &name, depth, out)?
+                .is_break()
+            {
                 return Ok(ControlFlow::Break(()));
             }
         }
@@ -212,7 +215,10 @@ impl<'a> ArchiveReader<'a> {
                 continue;
             }
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            if self.read_entry(&mut entry, label, &name, depth, out)?.is_break() {
+            if self
+                .read_entry(&mut entry, label, &name, depth, out)?
+                .is_break()
+            {
                 return Ok(ControlFlow::Break(()));
             }
         }
@@ -249,9 +255,7 @@ impl<'a> ArchiveReader<'a> {
                 ArchiveKind::Zip => {
                     let max = self.limits.max_message_bytes;
                     let mut bytes = Vec::new();
-                    let read = (&mut counted)
-                        .take(max as u64 + 1)
-                        .read_to_end(&mut bytes);
+                    let read = (&mut counted).take(max as u64 + 1).read_to_end(&mut bytes);
                     match read {
                         Err(e) => self.entry_error(&label, e),
                         Ok(n) if n > max => {
@@ -394,10 +398,7 @@ mod tests {
             ("x.tar.gz", gz(&tar_bytes(entries))),
         ] {
             let (sources, frames, problems) = read(name, &bytes, &config);
-            let sources: Vec<String> = sources
-                .iter()
-                .map(|s| s.replacen(name, "x", 1))
-                .collect();
+            let sources: Vec<String> = sources.iter().map(|s| s.replacen(name, "x", 1)).collect();
             assert_eq!(sources, expected, "{name}");
             assert_eq!(frames[2].bytes, M2);
             assert!(problems.is_empty(), "{problems:?}");
@@ -407,14 +408,14 @@ mod tests {
     #[test]
     fn hostile_entry_names_are_only_labels() {
         let entries: &[(&str, &[u8])] = &[("../../x.hl7", M1), ("/etc/y.hl7", M2)];
-        for (name, bytes) in [
-            ("h.zip", zip_bytes(entries)),
-            ("h.tar", tar_bytes(entries)),
-        ] {
+        for (name, bytes) in [("h.zip", zip_bytes(entries)), ("h.tar", tar_bytes(entries))] {
             let (sources, _, problems) = read(name, &bytes, &Config::default());
             assert_eq!(
                 sources,
-                [format!("{name}!../../x.hl7#1"), format!("{name}!/etc/y.hl7#1")]
+                [
+                    format!("{name}!../../x.hl7#1"),
+                    format!("{name}!/etc/y.hl7#1")
+                ]
             );
             assert!(problems.is_empty());
         }

@@ -216,7 +216,11 @@ mod tests {
         let n2 = index.name_for(Some("DOC1"), &h2);
         assert_eq!(n2, format!("DOC1-{}", &hex(&h2)[..12]));
         index.record(&n2, h2);
-        assert_eq!(index.name_for(Some("DOC1"), &h2), n2, "stable once recorded");
+        assert_eq!(
+            index.name_for(Some("DOC1"), &h2),
+            n2,
+            "stable once recorded"
+        );
     }
 
     #[test]

@@ -254,10 +254,7 @@ impl Sink for OutputDir {
         match c.outcome {
             Outcome::Converted => {
                 let doc = c.document.as_ref().ok_or_else(|| {
-                    Error::Internal(format!(
-                        "{}: converted without a document",
-                        record.source
-                    ))
+                    Error::Internal(format!("{}: converted without a document", record.source))
                 })?;
                 self.stage_file(&mut staged, folder, ".xml", &doc.cda)?;
                 for a in &doc.artefacts {
@@ -413,12 +410,7 @@ fn load_report(
         let files = value
             .get("files")
             .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.as_str())
-                    .map(Box::from)
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|f| f.as_str()).map(Box::from).collect())
             .unwrap_or_default();
         known.insert(
             hash,
@@ -560,10 +552,8 @@ mod tests {
             document_id: "1.2.3.4".into(),
             artefacts: vec![],
         });
-        let rejected = Conversion::rejected(
-            None,
-            Finding::new(ReasonCode::Hl7Syntax, "", "not HL7"),
-        );
+        let rejected =
+            Conversion::rejected(None, Finding::new(ReasonCode::Hl7Syntax, "", "not HL7"));
         let recorded = conversion(Outcome::Recorded, "ADT1", vec![]);
         put(
             &dir,
@@ -601,7 +591,10 @@ mod tests {
         assert_eq!(lines[0]["document"], "documents/1.2.250.9.xml");
         assert_eq!(lines[0]["metadata"]["typeCode"], "11488-4");
         assert_eq!(lines[1]["codes"][0], "INS_MISSING");
-        assert_eq!(lines[1]["detail"][1], "IDENTITY_NOT_QUALIFIED at PID-32: VALI");
+        assert_eq!(
+            lines[1]["detail"][1],
+            "IDENTITY_NOT_QUALIFIED at PID-32: VALI"
+        );
         assert_eq!(lines[3]["deleted_document"], "1.2.3.4");
         assert_eq!(lines[4]["control_id"], serde_json::Value::Null);
         assert_eq!(lines[5]["outcome"], "recorded");
@@ -633,7 +626,10 @@ mod tests {
         put(&dir, items());
         assert_eq!(dir.already_recorded(), 2);
         assert_eq!(tree(tmp.path()), first);
-        assert_eq!(std::fs::read(tmp.path().join(REPORT)).unwrap(), first_report);
+        assert_eq!(
+            std::fs::read(tmp.path().join(REPORT)).unwrap(),
+            first_report
+        );
     }
 
     #[test]
@@ -689,7 +685,10 @@ mod tests {
         let dir = OutputDir::open(tmp.path()).unwrap();
         put(&dir, vec![("a#1", &b"m"[..], converted("DOC-H"))]);
         let files = tree(tmp.path());
-        assert!(files.contains(&"documents/DOC-H.xml".to_owned()), "{files:?}");
+        assert!(
+            files.contains(&"documents/DOC-H.xml".to_owned()),
+            "{files:?}"
+        );
         assert!(!files.iter().any(|f| f.starts_with("held/")), "{files:?}");
         assert_eq!(report(tmp.path()).len(), 2);
     }

@@ -277,15 +277,18 @@ mod tests {
         let a = json!({"source": "a#1", "outcome": "held", "codes": ["INS_MISSING"], "time": "t1"});
         let b = json!({"codes": ["INS_MISSING"], "time": "t2", "outcome": "held", "source": "b#9"});
         assert_eq!(fingerprint(&a), fingerprint(&b));
-        let c = json!({"source": "a#1", "outcome": "held", "codes": ["TRAIT_MISSING"], "time": "t1"});
+        let c =
+            json!({"source": "a#1", "outcome": "held", "codes": ["TRAIT_MISSING"], "time": "t1"});
         assert_ne!(fingerprint(&a), fingerprint(&c));
     }
 
     #[test]
     fn summary_lists_every_outcome_and_rates() {
-        let mut t = Tally::default();
-        t.messages = 4;
-        t.bytes = 4000;
+        let mut t = Tally {
+            messages: 4,
+            bytes: 4000,
+            ..Tally::default()
+        };
         t.outcomes.insert(Outcome::Rejected, 4);
         t.codes.insert(ReasonCode::Hl7Syntax, 4);
         let s = Summary::new(&t, Duration::from_secs(2), 1, 0, false);

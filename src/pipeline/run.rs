@@ -175,10 +175,12 @@ where
                 let (rx, tx) = (job_rx.clone(), done_tx.clone());
                 s.spawn(move || {
                     pool.install(|| {
-                        rx.into_iter().par_bridge().for_each_with(tx, |tx, incoming| {
-                            // A closed channel means the committer stopped: drain quietly.
-                            let _ = tx.send(work(sink, config, abort, incoming));
-                        })
+                        rx.into_iter()
+                            .par_bridge()
+                            .for_each_with(tx, |tx, incoming| {
+                                // A closed channel means the committer stopped: drain quietly.
+                                let _ = tx.send(work(sink, config, abort, incoming));
+                            })
                     })
                 });
             }
@@ -372,7 +374,7 @@ mod tests {
                 return Err(Error::Output("disk full".into()));
             }
             // Make later messages finish first now and then.
-            if record.seq % 3 == 0 {
+            if record.seq.is_multiple_of(3) {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
             Ok(())
@@ -425,7 +427,10 @@ mod tests {
                 Ok(())
             },
         );
-        assert!(acks.windows(2).all(|w| w[0] + 1 == w[1]), "after() in order");
+        assert!(
+            acks.windows(2).all(|w| w[0] + 1 == w[1]),
+            "after() in order"
+        );
         end
     }
 

@@ -163,7 +163,9 @@ impl<'a> Inputs<'a> {
             .follow_links(self.config.input.follow_symlinks)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !ignore::is_hidden(&e.file_name().to_string_lossy()));
+            .filter_entry(|e| {
+                e.depth() == 0 || !ignore::is_hidden(&e.file_name().to_string_lossy())
+            });
         while let Some(entry) = walker.next() {
             if out.stopping() {
                 return ControlFlow::Break(());
@@ -267,9 +269,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.hl7");
         std::fs::write(&p, [M1, M2].concat()).unwrap();
-        let (frames, produced) = read(&[p.clone()], &Config::default());
+        let (frames, produced) = read(std::slice::from_ref(&p), &Config::default());
         let label = p.display().to_string();
-        assert_eq!(sources(&frames), [format!("{label}#1"), format!("{label}#2")]);
+        assert_eq!(
+            sources(&frames),
+            [format!("{label}#1"), format!("{label}#2")]
+        );
         assert_eq!(frames[1].1.bytes, M2);
         assert_eq!(produced, Produced::default());
     }
@@ -289,7 +294,11 @@ mod tests {
         let (frames, produced) = read(&[root.to_path_buf()], &Config::default());
         let rel: Vec<String> = sources(&frames)
             .iter()
-            .map(|s| s.strip_prefix(&root.display().to_string()).unwrap().to_owned())
+            .map(|s| {
+                s.strip_prefix(&root.display().to_string())
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(rel, ["/a.hl7#1", "/b.hl7#1", "/sub/c.hl7#1"]);
         assert_eq!(produced.unreadable, 0);

@@ -78,7 +78,10 @@ pub fn read_stream(
             Err(RecvTimeoutError::Timeout) => {
                 if last_bytes.elapsed() >= idle_flush {
                     while let Some(frame) = framer.flush_idle() {
-                        if out.emit(format!("{label}#{}", frame.index), frame).is_break() {
+                        if out
+                            .emit(format!("{label}#{}", frame.index), frame)
+                            .is_break()
+                        {
                             return Ok(ControlFlow::Break(()));
                         }
                     }
@@ -141,7 +144,7 @@ mod tests {
             sent
         });
         let mut out = Timed(Vec::new());
-        read_stream(
+        let flow = read_stream(
             Pipe(rx, Vec::new()),
             "-",
             1 << 20,
@@ -149,6 +152,7 @@ mod tests {
             &mut out,
         )
         .unwrap();
+        assert!(flow.is_continue());
         let sent = feeder.join().unwrap();
         assert_eq!(out.0.len(), 1);
         assert_eq!(out.0[0].0, "-#1");
@@ -171,7 +175,7 @@ mod tests {
             sent
         });
         let mut out = Timed(Vec::new());
-        read_stream(
+        let flow = read_stream(
             Pipe(rx, Vec::new()),
             "-",
             1 << 20,
@@ -179,6 +183,7 @@ mod tests {
             &mut out,
         )
         .unwrap();
+        assert!(flow.is_continue());
         let sent = feeder.join().unwrap();
         assert_eq!(out.0.len(), 1);
         assert_eq!(out.0[0].1.framing, Framing::Mllp);
