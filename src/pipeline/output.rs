@@ -2,9 +2,10 @@
 //! `deleted/`, `rejected/`, `report.jsonl`, `summary.json`.
 //!
 //! * Staging (worker threads, in parallel): each file of a message is written under a hidden
-//!   temporary name in its final directory and fsynced.
-//! * Commit (one thread, in input order, a group at a time): the message gets its NAME
-//!   ([`super::name`]), its temporary files are renamed, each directory touched is fsynced once,
+//!   temporary name in its final directory.
+//! * Commit (one thread, in input order, a group at a time): the group's temporary files are
+//!   fsynced (concurrently: a journaling file system commits them together), each message gets
+//!   its NAME ([`super::name`]), its files are renamed, each directory touched is fsynced once,
 //!   the group's report lines are appended in one write and `report.jsonl` is fsynced. Only then
 //!   does the caller ACK. A crash at any point leaves complete files or hidden temporaries
 //!   (removed at the next start), and a report line only for messages whose files are durable.
@@ -161,6 +162,11 @@ impl OutputDir {
         for folder in Folder::ALL {
             let dir = root.join(folder.as_str());
             std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        }
+        // `summary.json` is written through a temporary in the folder itself.
+        let dirs = std::iter::once(root.to_path_buf())
+            .chain(Folder::ALL.iter().map(|f| root.join(f.as_str())));
+        for dir in dirs {
             let removed = durable::remove_stale_temps(&dir).map_err(|e| io(&dir, e))?;
             if removed > 0 {
                 tracing::info!(
@@ -221,7 +227,7 @@ impl OutputDir {
             suffix: suffix.to_owned(),
             temp: temp.clone(),
         });
-        durable::write_new_synced(&temp, bytes).map_err(|e| Error::io(dir.display(), e))
+        durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))
     }
 }
 
@@ -287,6 +293,12 @@ impl Sink for OutputDir {
             .lock()
             .map_err(|_| Error::Internal("output state poisoned".into()))?;
         let state = &mut *state;
+        // The group's files reach the disk together before any takes its name.
+        let temps: Vec<&Path> = group
+            .iter()
+            .flat_map(|d| d.staged.files.iter().map(|f| f.temp.as_path()))
+            .collect();
+        durable::sync_files(&temps).map_err(|e| Error::io(self.root.display(), e))?;
         let mut lines = Vec::new();
         let mut touched = BTreeSet::new();
         for done in group.iter_mut() {

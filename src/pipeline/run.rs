@@ -2,9 +2,11 @@
 //!
 //! * The producer (a thread running the caller's closure) frames messages and hands them to
 //!   [`Dispatch::send`], which first takes a *credit*. Credits are returned by the committer once
-//!   a message is committed, so at most `2 × jobs + 2` messages are in flight between framing
-//!   and commit: memory is a constant plus those messages, however fast the input comes
-//!   (backpressure reaches the reader, then the pipe or the disk).
+//!   a message is committed, so at most [`WINDOW`] messages are between framing and commit, and
+//!   the queue to the workers holds `2 × jobs + 2`: memory is a constant plus the messages in
+//!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
+//!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
+//!   disk).
 //! * Workers convert ([`crate::convert::convert`], pure) and [`Sink::stage`] in parallel: plain
 //!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
 //!   (`par_bridge`, `--jobs` threads) in bulk mode ([`Workers::Rayon`]).
@@ -48,6 +50,10 @@ pub struct Settings {
 
 /// Most messages committed together (one fsync per directory and one for the report).
 const MAX_GROUP: usize = 128;
+/// Most messages between framing and commit. Once converted, a message waiting for its turn
+/// is small (its bytes are gone, its files are staged on disk), so the window can be wide
+/// enough for large group commits; the raw bytes in memory are bounded by the job queue.
+const WINDOW: usize = 2 * MAX_GROUP;
 
 /// The producer's handle: sends frames to the workers, in order, with backpressure.
 pub struct Dispatch<'a> {
@@ -112,7 +118,8 @@ where
     A: FnMut(&Done<S::Staged>) -> Result<(), Error>,
 {
     let jobs = settings.jobs.max(1);
-    let in_flight = 2 * jobs + 2;
+    // Messages with their bytes: queued for a worker, or in one.
+    let queued = 2 * jobs + 2;
     let pool = match settings.workers {
         Workers::Threads => None,
         Workers::Rayon => match rayon::ThreadPoolBuilder::new()
@@ -130,10 +137,10 @@ where
             }
         },
     };
-    let (job_tx, job_rx) = bounded::<Incoming>(in_flight);
-    let (done_tx, done_rx) = bounded::<Result<Done<S::Staged>, (u64, Error)>>(in_flight);
-    let (credit_tx, credit_rx) = bounded::<()>(in_flight);
-    for _ in 0..in_flight {
+    let (job_tx, job_rx) = bounded::<Incoming>(queued);
+    let (done_tx, done_rx) = bounded::<Result<Done<S::Staged>, (u64, Error)>>(WINDOW);
+    let (credit_tx, credit_rx) = bounded::<()>(WINDOW);
+    for _ in 0..WINDOW {
         // Cannot fail: the channel has room and its receiver is alive.
         let _ = credit_tx.send(());
     }
