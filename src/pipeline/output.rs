@@ -231,19 +231,24 @@ impl OutputDir {
     }
 }
 
-/// An artefact suffix from the core must be a plain extension: it becomes part of a file name.
-fn check_suffix(suffix: &str) -> Result<(), Error> {
-    let ok = suffix.len() >= 2
+/// The suffixes of the files dmpfeed itself writes beside NAME: no artefact may take one.
+const OWN_SUFFIXES: [&str; 3] = [".xml", ".hl7", ".json"];
+
+/// An artefact suffix from the core must be a plain extension (it becomes part of a file name),
+/// not one of dmpfeed's own, and not twice the same for one message.
+fn check_suffix(suffix: &str, staged: &Staged) -> Result<(), Error> {
+    let plain = suffix.len() >= 2
         && suffix.len() <= 32
         && suffix.starts_with('.')
         && suffix
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok {
+    let taken = OWN_SUFFIXES.contains(&suffix) || staged.files.iter().any(|f| f.suffix == suffix);
+    if plain && !taken {
         Ok(())
     } else {
         Err(Error::Internal(format!(
-            "artefact suffix {suffix:?} is not a file extension"
+            "artefact suffix {suffix:?} is not a free file extension"
         )))
     }
 }
@@ -264,7 +269,7 @@ impl Sink for OutputDir {
                 })?;
                 self.stage_file(&mut staged, folder, ".xml", &doc.cda)?;
                 for a in &doc.artefacts {
-                    check_suffix(&a.suffix)?;
+                    check_suffix(&a.suffix, &staged)?;
                     self.stage_file(&mut staged, folder, &a.suffix, &a.bytes)?;
                 }
             }
@@ -272,7 +277,7 @@ impl Sink for OutputDir {
                 let sidecar = Sidecar::new(record).to_bytes();
                 self.stage_file(&mut staged, folder, ".json", &sidecar)?;
                 for a in c.deletion.iter().flat_map(|d| &d.artefacts) {
-                    check_suffix(&a.suffix)?;
+                    check_suffix(&a.suffix, &staged)?;
                     self.stage_file(&mut staged, folder, &a.suffix, &a.bytes)?;
                 }
             }
@@ -752,13 +757,24 @@ mod tests {
     }
 
     #[test]
-    fn hostile_artefact_suffix_is_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = OutputDir::open(tmp.path()).unwrap();
-        let mut c = converted("DOC1");
-        if let Some(d) = c.document.as_mut() {
-            d.artefacts[0].suffix = "/../../x".into();
+    fn hostile_or_clashing_artefact_suffixes_are_refused() {
+        for suffix in ["/../../x", ".xml", ".mdm.hl7"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = OutputDir::open(tmp.path()).unwrap();
+            let mut c = converted("DOC1");
+            if let Some(d) = c.document.as_mut() {
+                d.artefacts[0].suffix = suffix.into();
+                // A second artefact with the same suffix as the first.
+                d.artefacts.push(Artefact {
+                    suffix: ".mdm.hl7".into(),
+                    bytes: vec![],
+                });
+            }
+            refuse(&dir, tmp.path(), c);
         }
+    }
+
+    fn refuse(dir: &OutputDir, root: &Path, c: Conversion) {
         let record = Record {
             seq: 0,
             source: "a#1".into(),
@@ -770,6 +786,6 @@ mod tests {
             conversion: c,
         };
         assert!(matches!(dir.stage(&record, b"m"), Err(Error::Internal(_))));
-        assert_eq!(tree(tmp.path()), [REPORT.to_owned()]);
+        assert_eq!(tree(root), [REPORT.to_owned()]);
     }
 }

@@ -65,7 +65,7 @@ impl<'a> ReportLine<'a> {
 /// from this time, and when. Two lines equal without them record the same result.
 const CIRCUMSTANTIAL: [&str; 2] = ["source", "time"];
 
-/// A digest of a report line without its circumstantial fields (see [`CIRCUMSTANTIAL`]); keys
+/// A digest of a report line without its circumstantial fields (`source`, `time`); keys
 /// are sorted by `serde_json`'s map, so the digest does not depend on field order.
 pub fn fingerprint(line: &serde_json::Value) -> u64 {
     use sha1::{Digest, Sha1};

@@ -1,6 +1,6 @@
 //! Bulk inputs (CONTRACT.md "Commands"): files, directories walked recursively, archives, and
 //! `-` (standard input read to its end), each cut into frames by the reader's
-//! [`Framer`](crate::hl7::Framer) in chunks, so that memory stays bounded by the largest message
+//! [`Framer`] in chunks, so that memory stays bounded by the largest message
 //! allowed whatever the size of a file.
 //!
 //! * Directories: walked in file-name order (the same order on every run), hidden entries and
