@@ -16,7 +16,12 @@ fn main() {
         Command::Convert(args) => commands::convert::run(args, &mut out),
         Command::Check(args) => commands::check::run(args, &mut out),
     };
-    let status = match result.and_then(|s| out.flush().map(|_| s).map_err(Into::into)) {
+    // A closed pipe at the final flush does not change the status the command decided.
+    let flushed = |s| match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(s),
+    };
+    let status = match result.and_then(flushed) {
         Ok(status) => status,
         // A closed pipe (`dmpfeed inspect f | head`) is a normal end, as in ripgrep.
         Err(e) if e.0.contains("Broken pipe") => Status::Ok,

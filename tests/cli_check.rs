@@ -96,9 +96,15 @@ fn check_reads_a_stream_on_standard_input() {
 
 #[test]
 fn check_output_closed_early_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let many = tmp.path().join("many.hl7");
+    let input: Vec<u8> = (0..2000)
+        .flat_map(|i| unsupported(&format!("Q{i}")))
+        .collect();
+    std::fs::write(&many, input).unwrap();
     let mut c = bin()
         .arg("check")
-        .arg(samples())
+        .arg(&many)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

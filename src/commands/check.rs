@@ -80,7 +80,8 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &interrupt,
         |dispatch| {
             let mut emit: &run::Dispatch<'_> = dispatch;
-            pipeline::read_inputs(&args.inputs, &config, None, &mut emit)
+            let produced = pipeline::read_inputs(&args.inputs, &config, None, &mut emit);
+            (produced, dispatch.interrupted())
         },
         |done| {
             let verdict = Verdict::new(&done.record);
@@ -96,7 +97,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
             written.map_err(|e| Error::io("standard output", e))
         },
     );
-    let produced = end.produced.unwrap_or_default();
+    let (produced, interrupted) = end.produced.unwrap_or_default();
     match &end.error {
         None | Some(Error::OutputClosed) => {}
         Some(e) => {
@@ -104,15 +105,15 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
             return Ok(Status::Failure);
         }
     }
-    Ok(
-        if produced.unreadable > 0 || (produced.stopped && !stream) {
-            Status::Failure
-        } else if end.tally.count(Outcome::Rejected) > 0 {
-            Status::SomeRejected
-        } else {
-            Status::Ok
-        },
-    )
+    // A closed output (`check DIR | head`) is a normal end; a signal in bulk mode left inputs
+    // unread.
+    Ok(if produced.unreadable > 0 || (interrupted && !stream) {
+        Status::Failure
+    } else if end.tally.count(Outcome::Rejected) > 0 {
+        Status::SomeRejected
+    } else {
+        Status::Ok
+    })
 }
 
 /// One block per message:
