@@ -505,6 +505,64 @@ mod tests {
         assert_eq!(end.tally.messages, 9, "every message sent is committed");
     }
 
+    /// A slow sink: the producer must not run ahead of it by more than the window.
+    struct Slow {
+        sent: std::sync::atomic::AtomicU64,
+        committed: std::sync::atomic::AtomicU64,
+        worst_lead: std::sync::atomic::AtomicU64,
+    }
+
+    impl Sink for Slow {
+        type Staged = ();
+        fn stage(&self, _: &Record, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn commit(&self, group: &mut [Done<()>]) -> Result<(), Error> {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            let done = self
+                .committed
+                .fetch_add(group.len() as u64, Ordering::SeqCst);
+            let lead = self.sent.load(Ordering::SeqCst) - done;
+            self.worst_lead.fetch_max(lead, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_fast_producer_waits_for_a_slow_sink() {
+        let sink = Slow {
+            sent: 0.into(),
+            committed: 0.into(),
+            worst_lead: 0.into(),
+        };
+        let config = Config::default();
+        let interrupt = AtomicBool::new(false);
+        let end = run(
+            &config,
+            Settings {
+                jobs: 2,
+                workers: Workers::Threads,
+            },
+            &sink,
+            &interrupt,
+            |d| {
+                for i in 1..=3000 {
+                    if d.send(format!("t#{i}"), frame(i)).is_break() {
+                        break;
+                    }
+                    sink.sent.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+            |_| Ok(()),
+        );
+        assert_eq!(end.tally.messages, 3000);
+        let lead = sink.worst_lead.load(Ordering::SeqCst);
+        assert!(
+            lead <= WINDOW as u64,
+            "the producer ran {lead} messages ahead"
+        );
+    }
+
     #[test]
     fn groups_are_bounded() {
         let sink = Memory::default();
