@@ -16,6 +16,7 @@
 //!   event, ids, type, times, authors, encounter, content, MetaDMPMSS flags.
 //! * [`cda`] — the CI-SIS CDA R2 (non-structured body) written from that request and the
 //!   patient; the header of a CDA received already built.
+//! * [`pipeline`] — inputs, stream and bulk runs, the output folder, reports and ACKs.
 pub mod cda;
 pub mod cli;
 pub mod commands;
@@ -24,5 +25,6 @@ pub mod convert;
 pub mod document;
 pub mod hl7;
 pub mod identity;
+pub mod pipeline;
 pub mod reason;
 pub mod terminology;

@@ -13,9 +13,15 @@ fn main() {
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &mut out),
         Command::Config(args) => commands::config::run(args, &mut out),
-        Command::Convert(_) | Command::Check(_) => Err(commands::Fatal("not built yet".into())),
+        Command::Convert(args) => commands::convert::run(args, &mut out),
+        Command::Check(args) => commands::check::run(args, &mut out),
     };
-    let status = match result.and_then(|s| out.flush().map(|_| s).map_err(Into::into)) {
+    // A closed pipe at the final flush does not change the status the command decided.
+    let flushed = |s| match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(s),
+    };
+    let status = match result.and_then(flushed) {
         Ok(status) => status,
         // A closed pipe (`dmpfeed inspect f | head`) is a normal end, as in ripgrep.
         Err(e) if e.0.contains("Broken pipe") => Status::Ok,

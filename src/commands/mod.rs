@@ -2,7 +2,9 @@
 //! Exit statuses (CONTRACT.md): 0 all accounted for and none rejected, 1 some rejected,
 //! 2 usage error, unreadable input or unwritable output.
 
+pub mod check;
 pub mod config;
+pub mod convert;
 pub mod inspect;
 
 /// Exit status of a command.

@@ -1,0 +1,190 @@
+//! The pipeline: inputs → framed messages → [`crate::convert::convert`] → a [`Sink`], in input
+//! order. The only module that touches files, standard input, threads and channels (STYLE.md:
+//! the core is sans-I/O; this is the shell).
+//!
+//! ```text
+//!  producer thread            workers (N)                      the calling thread
+//!  ─────────────────          ───────────────────────          ───────────────────────────
+//!  read + frame ──bounded──▶  convert + Sink::stage   ──▶      reorder by sequence number,
+//!  (files, archives,  chan    (temp files written and          Sink::commit a group in order
+//!   stdin with idle           fsynced in parallel)             (rename, fsync dirs, report,
+//!   flush)                                                     fsync), then ACK / progress
+//!        ▲                                                           │
+//!        └──────────────── credits (bounded: messages in flight) ────┘
+//! ```
+//!
+//! * [`source`] and [`archive`] read files, directories (walked, hidden entries and
+//!   `input.ignore` patterns skipped) and `.zip`/`.tar`/`.tar.gz` archives entry by entry,
+//!   never extracted to disk; [`stream`] reads standard input as it comes, with an idle flush for
+//!   plain (non-MLLP) framing.
+//! * [`run`] connects the stages: stream mode with N worker threads, bulk mode with a rayon pool;
+//!   both commit in input order, so that reports, names and ACKs are deterministic.
+//! * [`output`] is the output folder sink (durable writes, names, `report.jsonl`);
+//!   [`name`], [`report`], [`ack`], [`durable`] are its pieces.
+
+pub mod ack;
+pub mod archive;
+pub mod durable;
+pub mod ignore;
+pub mod name;
+pub mod output;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod stream;
+
+use crate::convert::Conversion;
+use crate::hl7::{FrameDefect, Framing};
+use ack::AckHeader;
+use name::MessageHash;
+
+/// A framed message on its way to the workers.
+#[derive(Debug)]
+pub struct Incoming {
+    /// Position in the run (0-based): the order of commits, reports and ACKs.
+    pub seq: u64,
+    /// `path#N`, `archive.zip!entry#N`, `-#N` for standard input.
+    pub source: String,
+    pub frame: crate::hl7::Frame,
+}
+
+/// What the pipeline keeps of a converted message (its bytes are gone once staged).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub seq: u64,
+    pub source: String,
+    pub framing: Framing,
+    /// Size of the message in bytes (the whole size for one too large to keep).
+    pub size: u64,
+    pub hash: MessageHash,
+    /// The MSH as an ACK needs it, read from the first segment even when the rest is broken.
+    pub header: Option<AckHeader>,
+    /// The frame is not an HL7 message at all (no MSH, or an MLLP block cut by the end of input).
+    pub undecodable: bool,
+    pub conversion: Conversion,
+}
+
+impl Record {
+    /// MSH-10: from the conversion, else from the first segment when it is a sound MSH.
+    pub fn control_id(&self) -> Option<&str> {
+        self.conversion.control_id().or_else(|| {
+            self.header
+                .as_ref()
+                .map(|h| h.control_id.as_str())
+                .filter(|s| !s.is_empty())
+        })
+    }
+
+    /// What the NAME is derived from: the conversion's key, else the control id.
+    pub fn name_key(&self) -> Option<&str> {
+        self.conversion
+            .name_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+            .or_else(|| self.control_id())
+    }
+}
+
+/// A message converted and staged, waiting for its turn to be committed.
+#[derive(Debug)]
+pub struct Done<S> {
+    pub record: Record,
+    pub staged: S,
+}
+
+/// Where outcomes go: the output folder, `check`'s printer, or a test's memory.
+///
+/// [`Sink::stage`] runs on the worker threads, in parallel and in any order: everything that can
+/// be done before the message's turn (for the output folder: writing and fsyncing temporary
+/// files). [`Sink::commit`] runs on one thread, for groups of consecutive messages in input
+/// order, and returns once they are durable.
+pub trait Sink: Sync {
+    type Staged: Send;
+
+    fn stage(&self, record: &Record, raw: &[u8]) -> Result<Self::Staged, Error>;
+
+    fn commit(&self, group: &mut [Done<Self::Staged>]) -> Result<(), Error>;
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The output cannot be written (exit status 2).
+    #[error("{0}")]
+    Output(String),
+    /// Standard output was closed by its reader: a normal end, quietly.
+    #[error("standard output closed")]
+    OutputClosed,
+    /// A bug: something that must not happen did (exit status 2).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// An I/O error on `what`, or [`Error::OutputClosed`] for a broken pipe.
+    pub fn io(what: impl std::fmt::Display, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Error::OutputClosed
+        } else {
+            Error::Output(format!("{what}: {e}"))
+        }
+    }
+}
+
+/// True for frames that are not an HL7 message at all (answered `AR`).
+pub fn is_undecodable(defect: Option<FrameDefect>) -> bool {
+    matches!(
+        defect,
+        Some(FrameDefect::NotHl7 | FrameDefect::UnterminatedMllp)
+    )
+}
+
+/// Stream mode: no input, or only `-` (CONTRACT.md: standard input is processed as a stream).
+pub fn is_stream(inputs: &[std::path::PathBuf]) -> bool {
+    match inputs {
+        [] => true,
+        [only] => only.as_os_str() == "-",
+        _ => false,
+    }
+}
+
+/// Reads the run's inputs into `out`: standard input as a stream ([`stream`]), or files,
+/// folders and archives ([`source`]). `out_dir` is skipped if a walk meets it.
+pub fn read_inputs(
+    inputs: &[std::path::PathBuf],
+    config: &crate::config::Config,
+    out_dir: Option<&std::path::Path>,
+    out: &mut dyn source::Emit,
+) -> source::Produced {
+    if !is_stream(inputs) {
+        return source::Inputs::new(config, out_dir).read_all(inputs, out);
+    }
+    let idle = std::time::Duration::from_millis(config.stream.idle_flush_ms);
+    let max = source::max_message_bytes(config);
+    match stream::read_stream(std::io::stdin(), "-", max, idle, out) {
+        Ok(flow) => source::Produced {
+            unreadable: 0,
+            stopped: flow.is_break(),
+        },
+        Err(e) => {
+            tracing::error!("standard input: {e}");
+            source::Produced {
+                unreadable: 1,
+                stopped: false,
+            }
+        }
+    }
+}
+
+/// SIGINT and SIGTERM set the returned flag: the run finishes the messages in hand and stops.
+/// A second signal ends the process at once (exit status 2), in case stopping hangs.
+pub fn stop_on_signals() -> std::io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // The shutdown must be registered first: it fires only once the flag is already set.
+        signal_hook::flag::register_conditional_shutdown(signal, 2, std::sync::Arc::clone(&flag))?;
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}

@@ -1,0 +1,282 @@
+//! Output NAMEs (CONTRACT.md "Output folder"): derived from the document id or the control id,
+//! reduced to `[A-Za-z0-9._-]`, never empty, never starting with `.`, bounded in length; the same
+//! message always gets the same name, two different messages never share one.
+//!
+//! "The same message" is the same bytes: the SHA-1 of the framed message (MLLP bytes excluded).
+//! The [`NameIndex`] remembers which message owns which name, across runs into the same folder
+//! (it is rebuilt from `report.jsonl`, whose lines carry `name` and `sha1`). A name already owned
+//! by other bytes is settled with a suffix taken from the message's own hash, `-` + 12 hex digits
+//! (the full 40 if even that is taken), so that the suffix says which message it is. Names are
+//! compared without case, so that two names never collide on a case-insensitive file system.
+//!
+//! This module does no I/O.
+
+use sha1::{Digest, Sha1};
+use std::collections::HashMap;
+
+/// Longest name derived from a key (before a collision suffix and the file extension).
+pub const MAX_NAME_CHARS: usize = 96;
+/// Characters of a long key kept before its hash, when the key is longer than [`MAX_NAME_CHARS`].
+const LONG_KEY_PREFIX: usize = 80;
+/// Hex digits of the message hash in a collision suffix.
+const SUFFIX_HEX: usize = 12;
+
+/// The SHA-1 of a message's bytes: what makes two messages "the same".
+pub type MessageHash = [u8; 20];
+
+/// Hashes a message's bytes.
+pub fn message_hash(bytes: &[u8]) -> MessageHash {
+    Sha1::digest(bytes).into()
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xF)] as char);
+    }
+    s
+}
+
+/// Parses 40 hex digits back into a hash.
+pub fn parse_hash(s: &str) -> Option<MessageHash> {
+    if s.len() != 40 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    for (i, pair) in s.as_bytes().chunks(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        out[i] = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
+/// The base name for a key: every character outside `[A-Za-z0-9._-]` becomes `_`; a leading `.`
+/// or `-` and a trailing `.` become `_` (hidden files, options, Windows); device names such as
+/// `CON` get a `_` prefix; a key longer than [`MAX_NAME_CHARS`] keeps its first characters and a
+/// hash of the whole key. `None` for an empty key (the caller then names by the message hash).
+pub fn sanitize(key: &str) -> Option<String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return None;
+    }
+    let mut name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // Every character is ASCII now, so byte indices are char boundaries.
+    if name.len() > MAX_NAME_CHARS {
+        let digest = hex(&Sha1::digest(key.as_bytes()));
+        name.truncate(LONG_KEY_PREFIX);
+        name.push('-');
+        name.push_str(&digest[..SUFFIX_HEX]);
+    }
+    if name.starts_with(['.', '-']) {
+        name.replace_range(..1, "_");
+    }
+    if name.ends_with('.') {
+        let last = name.len() - 1;
+        name.replace_range(last.., "_");
+    }
+    if is_device_name(&name) {
+        name.insert(0, '_');
+    }
+    Some(name)
+}
+
+/// Windows device names, which no file may be called whatever its extension.
+fn is_device_name(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit())
+}
+
+/// The name of a message with no usable key: from its hash, so it is stable too.
+pub fn fallback(hash: &MessageHash) -> String {
+    format!("msg-{}", &hex(hash)[..16])
+}
+
+/// Which message owns which name, and which name each known message has.
+#[derive(Debug, Default)]
+pub struct NameIndex {
+    /// Lower-cased name → the message that owns it.
+    owners: HashMap<String, MessageHash>,
+    /// Message → its name.
+    names: HashMap<MessageHash, String>,
+}
+
+impl NameIndex {
+    /// The name of a message: the one it already has, else the name of its key, else that name
+    /// with a suffix from the message's hash when another message owns it. Does not record it.
+    pub fn name_for(&self, key: Option<&str>, hash: &MessageHash) -> String {
+        if let Some(name) = self.names.get(hash) {
+            return name.clone();
+        }
+        let base = key.and_then(sanitize).unwrap_or_else(|| fallback(hash));
+        let digest = hex(hash);
+        let short = format!("{base}-{}", &digest[..SUFFIX_HEX]);
+        let long = format!("{base}-{digest}");
+        // The full hash is unique to the message, unless another message's key sanitised to
+        // exactly that text (a hostile key): then count on, which always ends.
+        [base, short, long.clone()]
+            .into_iter()
+            .chain((2u64..).map(|n| format!("{long}-{n}")))
+            .find(|candidate| self.is_free_for(candidate, hash))
+            .unwrap_or(long)
+    }
+
+    fn is_free_for(&self, name: &str, hash: &MessageHash) -> bool {
+        self.owners
+            .get(&name.to_ascii_lowercase())
+            .is_none_or(|owner| owner == hash)
+    }
+
+    /// Records that `hash` owns `name` (idempotent). A message keeps its first name.
+    pub fn record(&mut self, name: &str, hash: MessageHash) {
+        self.owners.entry(name.to_ascii_lowercase()).or_insert(hash);
+        self.names.entry(hash).or_insert_with(|| name.to_owned());
+    }
+
+    /// The name of a known message.
+    pub fn get(&self, hash: &MessageHash) -> Option<&str> {
+        self.names.get(hash).map(String::as_str)
+    }
+
+    /// Number of messages named.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    macro_rules! sanitizes_to {
+        ($($name:ident: $key:expr => $expected:expr;)+) => {$(
+            #[test]
+            fn $name() {
+                assert_eq!(sanitize($key).as_deref(), $expected);
+            }
+        )+};
+    }
+
+    sanitizes_to! {
+        oid_is_kept: "1.2.250.1.999.1.2.1001" => Some("1.2.250.1.999.1.2.1001");
+        control_id_is_kept: "SMPL0015" => Some("SMPL0015");
+        slashes_and_dots_cannot_climb: "../../etc/passwd" => Some("_._.._etc_passwd");
+        absolute_path_loses_its_root: "/etc/passwd" => Some("_etc_passwd");
+        leading_dot_is_not_hidden: ".profile" => Some("_profile");
+        leading_dash_is_not_an_option: "-rf" => Some("_rf");
+        trailing_dot_is_replaced: "abc." => Some("abc_");
+        only_dots: ".." => Some("__");
+        spaces_and_accents: "Dupré 12" => Some("Dupr__12");
+        nul_and_control_bytes: "a\0b\r\nc" => Some("a_b__c");
+        windows_device_name: "CON" => Some("_CON");
+        windows_device_name_with_extension: "com1.txt" => Some("_com1.txt");
+        not_a_device_name: "CONSULT" => Some("CONSULT");
+        empty_key: "" => None;
+        blank_key: "   " => None;
+    }
+
+    #[test]
+    fn long_key_is_bounded_and_keeps_distinct_keys_distinct() {
+        let a = "A".repeat(500);
+        let b = format!("{}B", "A".repeat(499));
+        let (na, nb) = (sanitize(&a).unwrap(), sanitize(&b).unwrap());
+        assert!(na.len() <= MAX_NAME_CHARS, "{na}");
+        assert_ne!(na, nb);
+        assert!(na.starts_with(&"A".repeat(LONG_KEY_PREFIX)));
+    }
+
+    #[test]
+    fn same_message_gets_the_same_name_and_another_gets_a_suffix() {
+        let mut index = NameIndex::default();
+        let (h1, h2) = (message_hash(b"one"), message_hash(b"two"));
+        let n1 = index.name_for(Some("DOC1"), &h1);
+        assert_eq!(n1, "DOC1");
+        index.record(&n1, h1);
+        assert_eq!(index.name_for(Some("DOC1"), &h1), "DOC1");
+        let n2 = index.name_for(Some("DOC1"), &h2);
+        assert_eq!(n2, format!("DOC1-{}", &hex(&h2)[..12]));
+        index.record(&n2, h2);
+        assert_eq!(
+            index.name_for(Some("DOC1"), &h2),
+            n2,
+            "stable once recorded"
+        );
+    }
+
+    #[test]
+    fn names_differing_only_in_case_collide() {
+        let mut index = NameIndex::default();
+        let (h1, h2) = (message_hash(b"one"), message_hash(b"two"));
+        index.record("abc", h1);
+        assert_ne!(index.name_for(Some("ABC"), &h2).to_lowercase(), "abc");
+    }
+
+    #[test]
+    fn a_known_message_keeps_its_name_even_if_its_key_changed() {
+        let mut index = NameIndex::default();
+        let h = message_hash(b"one");
+        index.record("OLD", h);
+        assert_eq!(index.name_for(Some("NEW"), &h), "OLD");
+    }
+
+    #[test]
+    fn no_key_names_by_hash() {
+        let index = NameIndex::default();
+        let h = message_hash(b"junk");
+        let n = index.name_for(None, &h);
+        assert_eq!(n, format!("msg-{}", &hex(&h)[..16]));
+    }
+
+    #[test]
+    fn hash_round_trips_through_hex() {
+        let h = message_hash(b"x");
+        assert_eq!(parse_hash(&hex(&h)), Some(h));
+        assert_eq!(parse_hash("zz"), None);
+        assert_eq!(parse_hash(&"g".repeat(40)), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_key_gives_a_safe_name(key in any::<String>()) {
+            if let Some(name) = sanitize(&key) {
+                prop_assert!(!name.is_empty());
+                prop_assert!(name.len() <= MAX_NAME_CHARS + 1);
+                prop_assert!(!name.starts_with('.'));
+                prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+                prop_assert!(name != "." && name != "..");
+            }
+        }
+
+        #[test]
+        fn distinct_messages_never_share_a_name(keys in proptest::collection::vec("[a-cA-C.]{0,3}", 1..40)) {
+            let mut index = NameIndex::default();
+            let mut seen = std::collections::HashSet::new();
+            for (i, key) in keys.iter().enumerate() {
+                let h = message_hash(&i.to_le_bytes());
+                let name = index.name_for(Some(key), &h);
+                prop_assert!(seen.insert(name.to_ascii_lowercase()), "{} reused", name);
+                index.record(&name, h);
+            }
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! The stages connected: one producer → N workers → one ordered committer.
+//!
+//! * The producer (a thread running the caller's closure) frames messages and hands them to
+//!   [`Dispatch::send`], which first takes a *credit*. Credits are returned by the committer once
+//!   a message is committed, so at most `WINDOW` (256) messages are between framing and commit, and
+//!   the queue to the workers holds `2 × jobs + 2`: memory is a constant plus the messages in
+//!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
+//!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
+//!   disk).
+//! * Workers convert ([`crate::convert::convert`], pure) and [`Sink::stage`] in parallel: plain
+//!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
+//!   (`par_bridge`, `--jobs` threads) in bulk mode ([`Workers::Rayon`]).
+//! * The committer (the calling thread) puts results back in sequence order and calls
+//!   [`Sink::commit`] on each group of consecutive messages that are ready (group commit: one
+//!   fsync per directory and one for the report per group), then `after` for each message in
+//!   order (ACK, progress). Ordering is by construction: nothing is committed before every
+//!   earlier message is.
+//!
+//! A failure (unwritable output, a closed standard output) stops the run at the first message
+//! not committed: what came before is committed, what comes after is not (and not ACKed).
+
+use super::ack::AckHeader;
+use super::name::message_hash;
+use super::report::Tally;
+use super::{Done, Error, Incoming, Record, Sink, is_undecodable};
+use crate::config::Config;
+use crate::convert::{Conversion, convert};
+use crate::hl7::{Frame, FrameDefect};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How the workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// `jobs` plain threads: stream mode, where each message must go through at once.
+    Threads,
+    /// A rayon pool of `jobs` threads: bulk mode.
+    Rayon,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub jobs: usize,
+    pub workers: Workers,
+}
+
+/// Most messages committed together (one fsync per directory and one for the report).
+const MAX_GROUP: usize = 128;
+/// Most messages between framing and commit. Once converted, a message waiting for its turn
+/// is small (its bytes are gone, its files are staged on disk), so the window can be wide
+/// enough for large group commits; the raw bytes in memory are bounded by the job queue.
+const WINDOW: usize = 2 * MAX_GROUP;
+
+/// The producer's handle: sends frames to the workers, in order, with backpressure.
+pub struct Dispatch<'a> {
+    tx: Sender<Incoming>,
+    credits: Receiver<()>,
+    next: Cell<u64>,
+    interrupt: &'a AtomicBool,
+    abort: &'a AtomicBool,
+}
+
+impl Dispatch<'_> {
+    /// Hands one frame to the workers, waiting while too many messages are in flight.
+    /// `Break` when the run is stopping (signal, failure downstream): read no further.
+    pub fn send(&self, source: String, frame: Frame) -> ControlFlow<()> {
+        if self.stopping() || self.credits.recv().is_err() {
+            return ControlFlow::Break(());
+        }
+        let seq = self.next.get();
+        self.next.set(seq + 1);
+        match self.tx.send(Incoming { seq, source, frame }) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        }
+    }
+
+    /// True once SIGINT/SIGTERM arrived or the run failed downstream.
+    pub fn stopping(&self) -> bool {
+        self.interrupt.load(Ordering::SeqCst) || self.abort.load(Ordering::SeqCst)
+    }
+
+    /// True when a signal asked to stop (as opposed to a failure downstream).
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::SeqCst)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunEnd<R> {
+    /// The messages committed.
+    pub tally: Tally,
+    /// What the producer returned (`None` if it panicked).
+    pub produced: Option<R>,
+    /// Why the run stopped early, if it did.
+    pub error: Option<Error>,
+}
+
+/// Runs the pipeline: `produce` frames messages into its [`Dispatch`]; each message is
+/// converted, staged and committed to `sink` in order; `after` sees each committed message.
+pub fn run<S, R, P, A>(
+    config: &Config,
+    settings: Settings,
+    sink: &S,
+    interrupt: &AtomicBool,
+    produce: P,
+    mut after: A,
+) -> RunEnd<R>
+where
+    S: Sink,
+    R: Send,
+    P: FnOnce(&Dispatch<'_>) -> R + Send,
+    A: FnMut(&Done<S::Staged>) -> Result<(), Error>,
+{
+    let jobs = settings.jobs.max(1);
+    // Messages with their bytes: queued for a worker, or in one.
+    let queued = 2 * jobs + 2;
+    let pool = match settings.workers {
+        Workers::Threads => None,
+        Workers::Rayon => match rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .thread_name(|i| format!("dmpfeed-worker-{i}"))
+            .build()
+        {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                return RunEnd {
+                    tally: Tally::default(),
+                    produced: None,
+                    error: Some(Error::Internal(format!("cannot start the workers: {e}"))),
+                };
+            }
+        },
+    };
+    let (job_tx, job_rx) = bounded::<Incoming>(queued);
+    let (done_tx, done_rx) = bounded::<Result<Done<S::Staged>, (u64, Error)>>(WINDOW);
+    let (credit_tx, credit_rx) = bounded::<()>(WINDOW);
+    for _ in 0..WINDOW {
+        // Cannot fail: the channel has room and its receiver is alive.
+        let _ = credit_tx.send(());
+    }
+    let abort = AtomicBool::new(false);
+
+    std::thread::scope(|s| {
+        let abort = &abort;
+        let producer = s.spawn(move || {
+            let dispatch = Dispatch {
+                tx: job_tx,
+                credits: credit_rx,
+                next: Cell::new(0),
+                interrupt,
+                abort,
+            };
+            produce(&dispatch)
+        });
+        match &pool {
+            None => {
+                for i in 0..jobs {
+                    let (rx, tx) = (job_rx.clone(), done_tx.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name(format!("dmpfeed-worker-{i}"))
+                        .spawn_scoped(s, move || {
+                            for incoming in rx {
+                                if tx.send(work(sink, config, abort, incoming)).is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                    if let Err(e) = spawned {
+                        // The others still work; with none, the committer sees no result and
+                        // the run ends with the error below.
+                        tracing::error!("cannot start a worker thread: {e}");
+                    }
+                }
+            }
+            Some(pool) => {
+                let (rx, tx) = (job_rx.clone(), done_tx.clone());
+                s.spawn(move || {
+                    pool.install(|| {
+                        rx.into_iter()
+                            .par_bridge()
+                            .for_each_with(tx, |tx, incoming| {
+                                // A closed channel means the committer stopped: drain quietly.
+                                let _ = tx.send(work(sink, config, abort, incoming));
+                            })
+                    })
+                });
+            }
+        }
+        drop(job_rx);
+        drop(done_tx);
+        let (tally, error) = commit_in_order(sink, done_rx, credit_tx, &mut after);
+        if error.is_some() {
+            abort.store(true, Ordering::SeqCst);
+        }
+        let produced = producer.join().ok();
+        RunEnd {
+            tally,
+            produced,
+            error,
+        }
+    })
+}
+
+/// One message through a worker: convert, stage, keep what the commit needs.
+fn work<S: Sink>(
+    sink: &S,
+    config: &Config,
+    abort: &AtomicBool,
+    incoming: Incoming,
+) -> Result<Done<S::Staged>, (u64, Error)> {
+    let Incoming { seq, source, frame } = incoming;
+    if abort.load(Ordering::SeqCst) {
+        return Err((seq, Error::Internal("stopped".into())));
+    }
+    // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
+    // the message or hang the committer waiting for it.
+    let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        convert(&frame.bytes, frame.defect, config)
+    }))
+    .map_err(|_| {
+        (
+            seq,
+            Error::Internal(format!("{source}: the conversion of this message panicked")),
+        )
+    })?;
+    let (size, hash) = match frame.defect {
+        // Only a prefix is kept: the size tells apart two large messages that start alike.
+        Some(FrameDefect::TooLarge { size }) => (
+            size,
+            message_hash(&[&frame.bytes[..], &size.to_le_bytes()].concat()),
+        ),
+        _ => (frame.bytes.len() as u64, message_hash(&frame.bytes)),
+    };
+    let record = Record {
+        seq,
+        source,
+        framing: frame.framing,
+        size,
+        hash,
+        header: AckHeader::read(&frame.bytes),
+        undecodable: is_undecodable(frame.defect),
+        conversion,
+    };
+    tracing::debug!(
+        source = %record.source,
+        outcome = %record.conversion.outcome,
+        codes = ?record.conversion.codes(),
+        "message converted"
+    );
+    // Details may quote the message: trace level only (never at the default level).
+    tracing::trace!(source = %record.source, findings = ?record.conversion.findings);
+    let staged = sink.stage(&record, &frame.bytes).map_err(|e| (seq, e))?;
+    let mut record = record;
+    drop_payloads(&mut record.conversion);
+    Ok(Done { record, staged })
+}
+
+/// The document and artefact bytes are on disk once staged: free them before the message waits
+/// for its turn.
+fn drop_payloads(c: &mut Conversion) {
+    if let Some(d) = c.document.as_mut() {
+        d.cda = Vec::new();
+        for a in &mut d.artefacts {
+            a.bytes = Vec::new();
+        }
+    }
+    if let Some(d) = c.deletion.as_mut() {
+        for a in &mut d.artefacts {
+            a.bytes = Vec::new();
+        }
+    }
+}
+
+type Result_<S> = Result<Done<S>, (u64, Error)>;
+
+/// Files a worker's result under its sequence number.
+fn insert<S>(r: Result_<S>, pending: &mut BTreeMap<u64, Result<Done<S>, Error>>) {
+    match r {
+        Ok(done) => {
+            pending.insert(done.record.seq, Ok(done));
+        }
+        Err((seq, e)) => {
+            pending.insert(seq, Err(e));
+        }
+    }
+}
+
+/// The committer: results back in sequence order, committed in groups, then `after`.
+fn commit_in_order<S: Sink, A>(
+    sink: &S,
+    results: Receiver<Result_<S::Staged>>,
+    credits: Sender<()>,
+    after: &mut A,
+) -> (Tally, Option<Error>)
+where
+    A: FnMut(&Done<S::Staged>) -> Result<(), Error>,
+{
+    let mut tally = Tally::default();
+    let mut pending: BTreeMap<u64, Result<Done<S::Staged>, Error>> = BTreeMap::new();
+    let mut next = 0u64;
+    loop {
+        if !pending.contains_key(&next) {
+            match results.recv() {
+                Ok(r) => insert(r, &mut pending),
+                Err(_) => break,
+            }
+        }
+        while let Ok(r) = results.try_recv() {
+            insert(r, &mut pending);
+        }
+        let mut group = Vec::new();
+        let mut failure = None;
+        while group.len() < MAX_GROUP {
+            match pending.remove(&next) {
+                Some(Ok(done)) => {
+                    group.push(done);
+                    next += 1;
+                }
+                Some(Err(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if !group.is_empty() {
+            if let Err(e) = sink.commit(&mut group) {
+                return (tally, Some(e));
+            }
+            for done in &group {
+                tally.add(&done.record);
+            }
+            for done in &group {
+                if let Err(e) = after(done) {
+                    return (tally, Some(e));
+                }
+                // The producer may be gone (end of input): then nobody needs the credit.
+                let _ = credits.send(());
+            }
+        }
+        if let Some(e) = failure {
+            return (tally, Some(e));
+        }
+    }
+    if pending.is_empty() {
+        (tally, None)
+    } else {
+        let e = Error::Internal(format!(
+            "{} message(s) converted but never committed (message {next} is missing)",
+            pending.len()
+        ));
+        (tally, Some(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hl7::Framing;
+    use crate::reason::Outcome;
+    use std::sync::Mutex;
+
+    /// Records the order of commits; fails staging for one chosen message.
+    #[derive(Default)]
+    struct Memory {
+        committed: Mutex<Vec<(u64, String, Outcome)>>,
+        groups: Mutex<Vec<usize>>,
+        fail_at: Option<u64>,
+    }
+
+    impl Sink for Memory {
+        type Staged = ();
+        fn stage(&self, record: &Record, _raw: &[u8]) -> Result<(), Error> {
+            if Some(record.seq) == self.fail_at {
+                return Err(Error::Output("disk full".into()));
+            }
+            // Make later messages finish first now and then.
+            if record.seq.is_multiple_of(3) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Ok(())
+        }
+        fn commit(&self, group: &mut [Done<()>]) -> Result<(), Error> {
+            self.groups.lock().unwrap().push(group.len());
+            let mut c = self.committed.lock().unwrap();
+            for d in group.iter() {
+                c.push((
+                    d.record.seq,
+                    d.record.source.clone(),
+                    d.record.conversion.outcome,
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    fn frame(i: usize) -> Frame {
+        Frame {
+            bytes: format!("not hl7 {i}").into_bytes(),
+            index: i,
+            offset: 0,
+            framing: Framing::Plain,
+            defect: Some(FrameDefect::NotHl7),
+        }
+    }
+
+    fn run_with(sink: &Memory, workers: Workers, n: usize) -> RunEnd<usize> {
+        let config = Config::default();
+        let interrupt = AtomicBool::new(false);
+        let mut acks = Vec::new();
+        let end = run(
+            &config,
+            Settings { jobs: 3, workers },
+            sink,
+            &interrupt,
+            |d| {
+                let mut sent = 0;
+                for i in 1..=n {
+                    if d.send(format!("t#{i}"), frame(i)).is_break() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                sent
+            },
+            |done| {
+                acks.push(done.record.seq);
+                Ok(())
+            },
+        );
+        assert!(
+            acks.windows(2).all(|w| w[0] + 1 == w[1]),
+            "after() in order"
+        );
+        end
+    }
+
+    #[test]
+    fn commits_follow_input_order_with_threads_and_with_rayon() {
+        for workers in [Workers::Threads, Workers::Rayon] {
+            let sink = Memory::default();
+            let end = run_with(&sink, workers, 200);
+            assert!(end.error.is_none(), "{:?}", end.error);
+            assert_eq!(end.produced, Some(200));
+            assert_eq!(end.tally.messages, 200);
+            assert_eq!(end.tally.count(Outcome::Rejected), 200);
+            let committed = sink.committed.lock().unwrap();
+            let seqs: Vec<u64> = committed.iter().map(|c| c.0).collect();
+            assert_eq!(seqs, (0..200).collect::<Vec<_>>(), "{workers:?}");
+            assert_eq!(committed[4].1, "t#5");
+        }
+    }
+
+    #[test]
+    fn a_staging_failure_commits_everything_before_it_and_nothing_after() {
+        for workers in [Workers::Threads, Workers::Rayon] {
+            let sink = Memory {
+                fail_at: Some(50),
+                ..Memory::default()
+            };
+            let end = run_with(&sink, workers, 1000);
+            assert!(matches!(end.error, Some(Error::Output(_))), "{workers:?}");
+            let seqs: Vec<u64> = sink.committed.lock().unwrap().iter().map(|c| c.0).collect();
+            assert_eq!(seqs, (0..50).collect::<Vec<_>>());
+            assert!(end.produced.unwrap() < 1000, "the producer stopped early");
+        }
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_producer_and_finishes_what_was_sent() {
+        let sink = Memory::default();
+        let config = Config::default();
+        let interrupt = AtomicBool::new(false);
+        let end = run(
+            &config,
+            Settings {
+                jobs: 2,
+                workers: Workers::Threads,
+            },
+            &sink,
+            &interrupt,
+            |d| {
+                let mut sent = 0u64;
+                for i in 1..=1000 {
+                    if i == 10 {
+                        interrupt.store(true, Ordering::SeqCst);
+                    }
+                    if d.send(format!("t#{i}"), frame(i)).is_break() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                sent
+            },
+            |_| Ok(()),
+        );
+        assert!(end.error.is_none());
+        assert_eq!(end.produced, Some(9));
+        assert_eq!(end.tally.messages, 9, "every message sent is committed");
+    }
+
+    /// A slow sink: the producer must not run ahead of it by more than the window.
+    struct Slow {
+        sent: std::sync::atomic::AtomicU64,
+        committed: std::sync::atomic::AtomicU64,
+        worst_lead: std::sync::atomic::AtomicU64,
+    }
+
+    impl Sink for Slow {
+        type Staged = ();
+        fn stage(&self, _: &Record, _: &[u8]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn commit(&self, group: &mut [Done<()>]) -> Result<(), Error> {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            let done = self
+                .committed
+                .fetch_add(group.len() as u64, Ordering::SeqCst);
+            let lead = self.sent.load(Ordering::SeqCst) - done;
+            self.worst_lead.fetch_max(lead, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_fast_producer_waits_for_a_slow_sink() {
+        let sink = Slow {
+            sent: 0.into(),
+            committed: 0.into(),
+            worst_lead: 0.into(),
+        };
+        let config = Config::default();
+        let interrupt = AtomicBool::new(false);
+        let end = run(
+            &config,
+            Settings {
+                jobs: 2,
+                workers: Workers::Threads,
+            },
+            &sink,
+            &interrupt,
+            |d| {
+                for i in 1..=3000 {
+                    if d.send(format!("t#{i}"), frame(i)).is_break() {
+                        break;
+                    }
+                    sink.sent.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+            |_| Ok(()),
+        );
+        assert_eq!(end.tally.messages, 3000);
+        let lead = sink.worst_lead.load(Ordering::SeqCst);
+        assert!(
+            lead <= WINDOW as u64,
+            "the producer ran {lead} messages ahead"
+        );
+    }
+
+    #[test]
+    fn groups_are_bounded() {
+        let sink = Memory::default();
+        run_with(&sink, Workers::Rayon, 600);
+        assert!(sink.groups.lock().unwrap().iter().all(|&g| g <= MAX_GROUP));
+    }
+}

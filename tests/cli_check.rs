@@ -1,0 +1,120 @@
+//! `dmpfeed check` through the real binary: a verdict per message, every reason with its code
+//! and HL7 path, nothing written (CONTRACT.md "Commands").
+
+mod cli_support;
+
+use cli_support::*;
+use std::io::Write;
+use std::process::Stdio;
+
+#[test]
+fn check_prints_a_verdict_per_message_and_writes_nothing() {
+    let cwd = tempfile::tempdir().unwrap();
+    let text = bin()
+        .current_dir(cwd.path())
+        .arg("check")
+        .arg(samples())
+        .output()
+        .unwrap();
+    let json = bin()
+        .current_dir(cwd.path())
+        .args(["check", "--json"])
+        .arg(samples())
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "check writes nothing"
+    );
+    // The same verdicts as convert gives, in the same order.
+    let out = tempfile::tempdir().unwrap();
+    let converted = bin()
+        .arg("convert")
+        .arg(samples())
+        .arg("--out")
+        .arg(out.path())
+        .arg("-q")
+        .output()
+        .unwrap();
+    let lines = report(out.path());
+    let verdicts: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), lines.len());
+    for (v, l) in verdicts.iter().zip(&lines) {
+        for key in ["source", "control_id", "outcome", "codes", "warnings"] {
+            assert_eq!(v[key], l[key], "{key}");
+        }
+        let findings = v["findings"].as_array().unwrap();
+        assert!(findings.len() >= l["codes"].as_array().unwrap().len());
+        for f in findings {
+            assert!(f["code"].is_string() && f["path"].is_string() && f["detail"].is_string());
+        }
+    }
+    assert_eq!(status(&text), status(&converted));
+    assert_eq!(status(&json), status(&converted));
+    // Text: one block per message, starting with its source, each finding on its own line.
+    let text = String::from_utf8(text.stdout).unwrap();
+    let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
+    assert_eq!(blocks.len(), lines.len());
+    for (block, l) in blocks.iter().zip(&lines) {
+        assert!(block.starts_with(l["source"].as_str().unwrap()), "{block}");
+        for d in l["detail"].as_array().unwrap() {
+            assert!(block.contains(d.as_str().unwrap()), "{block} lacks {d}");
+        }
+    }
+}
+
+#[test]
+fn check_reads_a_stream_on_standard_input() {
+    let mut c = bin()
+        .args(["check", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(&[mllp(&unsupported("C1")), mllp(&bad_charset("C2"))].concat())
+        .unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(status(&o), 1);
+    let v: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0]["source"], "-#1");
+    assert_eq!(v[0]["codes"][0], "UNSUPPORTED_MESSAGE");
+    assert_eq!(v[0]["findings"][0]["path"], "MSH-9");
+    assert_eq!(v[1]["codes"][0], "HL7_CHARSET");
+}
+
+#[test]
+fn check_output_closed_early_ends_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let many = tmp.path().join("many.hl7");
+    let input: Vec<u8> = (0..2000)
+        .flat_map(|i| unsupported(&format!("Q{i}")))
+        .collect();
+    std::fs::write(&many, input).unwrap();
+    let mut c = bin()
+        .arg("check")
+        .arg(&many)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(c.stdout.take());
+    let o = c.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(
+        !err.contains("panicked") && !err.to_lowercase().contains("broken pipe"),
+        "{err}"
+    );
+    assert!(matches!(status(&o), 0 | 1));
+}
