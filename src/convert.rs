@@ -241,23 +241,27 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
 /// Which outcome wins when several apply: `rejected` (the message cannot be processed as sent;
 /// the identity findings are listed too, so that one resubmission fixes everything), then
 /// `excluded` (not for the DMP whatever the identity), then `held` (the identity cannot be used:
-/// the document is not sent, and the mapping's own findings, if any, are kept beside), then
-/// `deleted` / `converted`, which carry the identity warnings.
+/// nothing is written from it), then what the mapping decides (`deleted`, `converted`, or `held`
+/// for a received CDA naming another patient), which carries the identity warnings.
 fn convert_gated(msg: &Message<'_>, header: MessageHeader, config: &Config) -> Conversion {
     let verdict = identity::assess(msg, &config.identity);
-    let patient = record_target(&verdict.patient);
-    let mut conversion = convert_document(msg, header, &patient, config);
-    match conversion.outcome {
-        Outcome::Excluded => {}
-        Outcome::Rejected => conversion.findings.extend(verdict.findings),
-        _ if !verdict.is_usable() => {
-            conversion.outcome = Outcome::Held;
-            conversion.document = None;
-            conversion.deletion = None;
-            let mapping = std::mem::replace(&mut conversion.findings, verdict.findings);
-            conversion.findings.extend(mapping);
+    let request = match document::read(msg, config) {
+        Ok(request) => request,
+        Err(mut findings) => {
+            findings.extend(verdict.findings);
+            return Conversion::with(Outcome::Rejected, header, findings);
         }
-        _ => conversion.findings.extend(verdict.findings),
+    };
+    if !verdict.is_usable() && !matches!(request, Request::Excluded(_)) {
+        let name_key = request.document_id().map(str::to_owned);
+        let mut held = Conversion::with(Outcome::Held, header, verdict.findings);
+        held.name_key = name_key.or(held.name_key);
+        return held;
+    }
+    let patient = record_target(&verdict.patient);
+    let mut conversion = complete(request, header, &patient, config);
+    if conversion.outcome != Outcome::Excluded {
+        conversion.findings.extend(verdict.findings);
     }
     conversion
 }
@@ -309,10 +313,19 @@ pub fn convert_document(
     patient: &cda::Patient<'_>,
     config: &Config,
 ) -> Conversion {
-    let request = match document::read(msg, config) {
-        Ok(r) => r,
-        Err(findings) => return Conversion::with(Outcome::Rejected, header, findings),
-    };
+    match document::read(msg, config) {
+        Ok(request) => complete(request, header, patient, config),
+        Err(findings) => Conversion::with(Outcome::Rejected, header, findings),
+    }
+}
+
+/// What becomes of a request read from a message whose patient may be used.
+fn complete(
+    request: Request<'_>,
+    header: MessageHeader,
+    patient: &cda::Patient<'_>,
+    config: &Config,
+) -> Conversion {
     let converted = match request {
         Request::Deletion { document_id } => {
             let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());

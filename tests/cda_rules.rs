@@ -832,16 +832,10 @@ fn timestamps() {
     assert_outcome(&c, Outcome::Converted, &[], "a year is a TS");
     let c = convert(&set_field(&base, "PV1", 45, "20240231"));
     assert_eq!(paths(&c), ["PV1-45"]);
-    // a malformed birth date (the identity gate's to refuse) is still no panic
-    // (the identity gate adds that the NIR month no longer matches: every reason at once)
+    // an impossible birth date is the identity gate's: the strict trait is missing (held)
     let c = convert(&set_field(&base, "PID", 7, "19681312"));
-    assert_outcome(
-        &c,
-        Outcome::Rejected,
-        &["HL7_SYNTAX", "NIR_BIRTHDATE_MISMATCH"],
-        "PID-7",
-    );
-    assert_eq!(paths(&c), ["PID-7", "PID-7"]);
+    assert_outcome(&c, Outcome::Held, &["TRAIT_MISSING"], "PID-7");
+    assert_eq!(paths(&c), ["PID-7"]);
     assert!(
         !c.findings[0].detail.contains("1968"),
         "no identity trait in reports"

@@ -48,6 +48,19 @@ pub enum Request<'a> {
     Excluded(Finding),
 }
 
+impl Request<'_> {
+    /// The id of the document the request is about (the CDA id, or the deleted document's),
+    /// when known before the CDA is written.
+    pub fn document_id(&self) -> Option<&str> {
+        match self {
+            Request::Document(d) => Some(&d.id),
+            Request::Received(r) => Some(&r.id),
+            Request::Deletion { document_id } => Some(document_id),
+            Request::Excluded(_) => None,
+        }
+    }
+}
+
 /// Everything the CDA of one document needs, except the patient.
 #[derive(Debug, Clone)]
 pub struct DocumentRequest<'a> {

@@ -17,8 +17,9 @@ use crate::reason::{Finding, ReasonCode};
 pub struct BirthDate<'a> {
     /// Four digits.
     pub year: &'a str,
-    /// Two digits when PID-7 has a month (not range-checked: the RNIV rules for incomplete
-    /// dates were not readable).
+    /// Two digits when PID-7 has a month. An incomplete date leaves the digits out (HL7 DTM
+    /// precision); `00` placeholders are not dates (the RNIV rules for incomplete dates were
+    /// not readable, so nothing else is guessed).
     pub month: Option<&'a str>,
     pub day: Option<&'a str>,
 }
@@ -34,11 +35,29 @@ impl<'a> BirthDate<'a> {
             _ => return None,
         }
         // Only ASCII digits up to `digits`: slicing on those bytes stays on char boundaries.
-        Some(BirthDate {
+        let date = BirthDate {
             year: &value[..4],
             month: value.get(4..6).filter(|_| digits >= 6),
             day: value.get(6..8).filter(|_| digits >= 8),
-        })
+        };
+        date.is_on_the_calendar().then_some(date)
+    }
+
+    /// A real month (01–12) and, when given, a real day of that month (29 February only in a
+    /// leap year): what the CDA `birthTime` will need too.
+    fn is_on_the_calendar(&self) -> bool {
+        let num = |s: &str| s.parse::<i16>().ok();
+        let (Some(year), month) = (num(self.year), self.month.map(num)) else {
+            return false;
+        };
+        match (month, self.day.map(num)) {
+            (None, _) => true,
+            (Some(Some(m)), None) => (1..=12).contains(&m),
+            (Some(Some(m)), Some(Some(d))) => {
+                jiff::civil::Date::new(year, m as i8, d as i8).is_ok() && (1..=12).contains(&m)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -121,6 +140,13 @@ mod tests {
         five_digits: "19790" => None;
         seven_digits: "1979032" => None;
         year_then_letters: "1979AB" => None;
+        month_13: "19791301" => None;
+        month_00: "19790001" => None;
+        day_00: "19790300" => None;
+        february_30: "19790230" => None;
+        february_29_leap_year: "19800229" => Some(("1980", Some("02"), Some("29")));
+        february_29_common_year: "19790229" => None;
+        year_month_13: "197913" => None;
         french_format: "28/03/1979" => None;
         iso_dashes: "1979-03-28" => None;
         non_ascii_after_digits: "1979é" => None;
