@@ -436,6 +436,19 @@ fn received_document(
         received.confidentiality.trim()
     };
     let unique_id = received.id.unique_id();
+    // Without its own setId, a replacement's set is the replaced document's (TXA-13), a new
+    // document's its own id; the CDA gets them written in (CI-SIS makes both mandatory).
+    let set_id = match (&received.set_id, &doc.parent_id) {
+        (Some(s), _) => s.clone(),
+        (None, Some(_)) => cda::received::InstanceId {
+            root: doc.set_id.clone(),
+            extension: String::new(),
+        },
+        (None, None) => received.id.clone(),
+    };
+    let version = received.version.unwrap_or(doc.version);
+    let xml = received.with_set_id_and_version(doc.xml, &set_id, version);
+    let set_id = set_id.unique_id();
     let metadata = DocumentMetadata {
         type_code: doc_type.code.to_owned(),
         class_code: doc_type.class.map_or("", |c| c.code).to_owned(),
@@ -444,17 +457,11 @@ fn received_document(
             .chain(doc.flags.visibility_codes().map(str::to_owned))
             .collect(),
         patient_id: patient.xds_patient_id(),
-        // Without its own setId, a replacement's set is the replaced document's (TXA-13), a
-        // new document's its own id.
-        set_id: match (&received.set_id, &doc.parent_id) {
-            (Some(s), _) => s.unique_id(),
-            (None, Some(_)) => doc.set_id.clone(),
-            (None, None) => unique_id.clone(),
-        },
+        set_id,
         unique_id,
-        version: received.version.unwrap_or(doc.version),
+        version,
     };
-    Ok((doc.xml, metadata))
+    Ok((xml, metadata))
 }
 
 fn defect_finding(defect: FrameDefect, len: usize) -> Finding {

@@ -52,6 +52,20 @@ pub struct ReceivedCda {
     pub non_xml_media_type: Option<String>,
     /// `recordTarget/patientRole/id`.
     pub patient_ids: Vec<InstanceId>,
+    /// Where a missing `setId` / `versionNumber` goes (CDA R2 header order: after
+    /// `languageCode`, else `confidentialityCode`; a `versionNumber` after `setId`), with the
+    /// namespace prefix the header's elements use.
+    anchor: Option<Anchor>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Anchor {
+    /// Byte offset just after the element that precedes `setId`.
+    before_set_id: Option<usize>,
+    /// Byte offset just after `setId`.
+    after_set_id: Option<usize>,
+    /// `""` or `"hl7:"`.
+    prefix: String,
 }
 
 impl ReceivedCda {
@@ -88,9 +102,15 @@ impl ReceivedCda {
                         return Err("the root element is not ClinicalDocument".into());
                     }
                     out.element(&path, &e)?;
+                    if path.len() == 1 {
+                        out.mark(e.name().as_ref(), reader.buffer_position() as usize);
+                    }
                 }
-                Event::End(_) => {
+                Event::End(e) => {
                     path.pop();
+                    if path.len() == 1 {
+                        out.mark(e.name().as_ref(), reader.buffer_position() as usize);
+                    }
                 }
                 Event::Eof => break,
                 _ => {}
@@ -152,6 +172,67 @@ impl ReceivedCda {
             id == ins || Some(id) == ipp
         });
         ins_ok && ipp_ok && named
+    }
+
+    /// Notes where a header element of ClinicalDocument ends (`qname` with its prefix).
+    fn mark(&mut self, qname: &str, end: usize) {
+        let (prefix, local) = match qname.find(':') {
+            Some(i) => (&qname[..=i], &qname[i + 1..]),
+            None => ("", qname),
+        };
+        let anchor = self.anchor.get_or_insert_with(Anchor::default);
+        match local {
+            "languageCode" => anchor.before_set_id = Some(end),
+            "confidentialityCode" if anchor.before_set_id.is_none() => {
+                anchor.before_set_id = Some(end)
+            }
+            "setId" => anchor.after_set_id = Some(end),
+            _ => return,
+        }
+        anchor.prefix = prefix.to_owned();
+    }
+
+    /// The document with the `setId` and `versionNumber` it lacks added at their place in the
+    /// header (CI-SIS structuration minimale makes both mandatory; some DPIs omit them, as the
+    /// ANS example CR_Radio_CDAN1_v1 does). Nothing else is touched; a document that has both
+    /// is returned as it is.
+    pub fn with_set_id_and_version(
+        &self,
+        xml: Vec<u8>,
+        set_id: &InstanceId,
+        version: u32,
+    ) -> Vec<u8> {
+        let Some(anchor) = &self.anchor else {
+            return xml;
+        };
+        let p = &anchor.prefix;
+        let version_el = format!("<{p}versionNumber value=\"{version}\"/>");
+        let (at, insert) = match (&self.set_id, self.version, anchor.after_set_id) {
+            (None, _, _) => match anchor.before_set_id {
+                Some(at) => {
+                    let attr = |v: &str| {
+                        quick_xml::escape::escape(crate::cda::xml::xml_safe(v)).into_owned()
+                    };
+                    let mut el = format!("<{p}setId root=\"{}\"", attr(&set_id.root));
+                    if !set_id.extension.is_empty() {
+                        el.push_str(&format!(" extension=\"{}\"", attr(&set_id.extension)));
+                    }
+                    el.push_str("/>");
+                    if self.version.is_none() {
+                        el.push_str(&version_el);
+                    }
+                    (at, el)
+                }
+                None => return xml,
+            },
+            (Some(_), None, Some(at)) => (at, version_el),
+            _ => return xml,
+        };
+        let mut out = Vec::with_capacity(xml.len() + insert.len());
+        out.extend_from_slice(&xml[..at]);
+        out.extend_from_slice(insert.as_bytes());
+        out.extend_from_slice(&xml[at..]);
+        out
     }
 
     /// One element, `parents` being the local names of its ancestors from ClinicalDocument.
@@ -237,6 +318,76 @@ mod tests {
             ids,
             ["279035145418997", "100013"],
             "author ids are not patient ids"
+        );
+    }
+
+    fn completed(xml: &str, set_id: &InstanceId, version: u32) -> String {
+        let r = ReceivedCda::read(xml.as_bytes()).unwrap();
+        let out = r.with_set_id_and_version(xml.as_bytes().to_vec(), set_id, version);
+        let again = ReceivedCda::read(&out).expect("still well-formed");
+        assert_eq!(
+            again.set_id.as_ref(),
+            Some(set_id)
+                .filter(|_| r.set_id.is_none())
+                .or(r.set_id.as_ref())
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_missing_set_id_and_version_are_written_after_language_code() {
+        let xml = CDA
+            .replace(
+                "  <setId root=\"1.2.3.3\"/>\n  <versionNumber value=\"2\"/>\n",
+                "",
+            )
+            .replace(
+                "<confidentialityCode code=\"N\"/>",
+                "<confidentialityCode code=\"N\"/><languageCode code=\"fr-FR\"/>",
+            );
+        let set = InstanceId {
+            root: "1.2.3.4".into(),
+            extension: "X\"<&1".into(),
+        };
+        let out = completed(&xml, &set, 1);
+        assert!(
+            out.contains("<languageCode code=\"fr-FR\"/><setId root=\"1.2.3.4\" extension=\"X&quot;&lt;&amp;1\"/><versionNumber value=\"1\"/>"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_missing_version_alone_goes_after_set_id_with_the_header_prefix() {
+        let xml = CDA
+            .replace("  <versionNumber value=\"2\"/>\n", "")
+            .replace(
+                "<ClinicalDocument xmlns=\"urn:hl7-org:v3\">",
+                "<hl7:ClinicalDocument xmlns:hl7=\"urn:hl7-org:v3\">",
+            )
+            .replace("</ClinicalDocument>", "</hl7:ClinicalDocument>")
+            .replace("<setId ", "<hl7:setId ")
+            .replace("<id root=\"1.2.3.4\"", "<hl7:id root=\"1.2.3.4\"");
+        let set = InstanceId {
+            root: "1.2.3.3".into(),
+            extension: String::new(),
+        };
+        let out = completed(&xml, &set, 3);
+        assert!(
+            out.contains("<hl7:setId root=\"1.2.3.3\"/><hl7:versionNumber value=\"3\"/>"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_complete_header_is_returned_unchanged() {
+        let set = InstanceId {
+            root: "9.9".into(),
+            extension: String::new(),
+        };
+        let r = ReceivedCda::read(CDA.as_bytes()).unwrap();
+        assert_eq!(
+            r.with_set_id_and_version(CDA.as_bytes().to_vec(), &set, 7),
+            CDA.as_bytes()
         );
     }
 
