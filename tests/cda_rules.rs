@@ -851,11 +851,16 @@ fn received_cda_is_passed_on_after_its_patient_is_checked() {
     let d = c.document.unwrap();
     let obx = text.split('\r').find(|l| l.starts_with("OBX|1|")).unwrap();
     let b64 = obx.split('|').nth(5).unwrap().split('^').nth(4).unwrap();
-    assert_eq!(
-        d.cda,
-        base64_simd::STANDARD.decode_to_vec(b64).unwrap(),
-        "as received"
+    // as received, but for the setId it lacked (mandatory in CI-SIS), written in right after
+    // languageCode
+    let received = String::from_utf8(base64_simd::STANDARD.decode_to_vec(b64).unwrap()).unwrap();
+    assert!(!received.contains("<setId"), "the sample lacks a setId");
+    let expected = received.replacen(
+        "</languageCode>",
+        "</languageCode><setId root=\"1.2.250.1.999.1.2.8001\"/>",
+        1,
     );
+    assert_eq!(String::from_utf8(d.cda.clone()).unwrap(), expected);
     assert_eq!(d.metadata.type_code, "18748-4");
     assert_eq!(d.metadata.format_code, "urn:ihe:iti:xds-sd:pdf:2008");
     assert_eq!(d.metadata.unique_id, "1.2.250.1.999.1.2.8001");
