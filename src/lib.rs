@@ -10,10 +10,13 @@
 //! * [`reason`] — outcomes and the stable reason codes of the contract.
 //! * [`terminology`] — the ANS value sets and correspondence tables (J07, ASS_X04, …).
 //! * [`config`] — the validated configuration (embedded default + the site's file).
+//! * [`registry`] — the crash-safe store in the output folder: documents and their chains,
+//!   held messages, patients' identities, oppositions and merges.
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
 pub mod hl7;
 pub mod reason;
+pub mod registry;
 pub mod terminology;
