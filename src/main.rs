@@ -13,6 +13,7 @@ fn main() {
     let result = match &cli.command {
         Command::Inspect(args) => commands::inspect::run(args, &mut out),
         Command::Config(args) => commands::config::run(args, &mut out),
+        Command::Documents(args) => commands::documents::run(args, &mut out),
         Command::Convert(_) | Command::Check(_) => Err(commands::Fatal("not built yet".into())),
     };
     let status = match result.and_then(|s| out.flush().map(|_| s).map_err(Into::into)) {

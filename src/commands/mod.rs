@@ -3,6 +3,7 @@
 //! 2 usage error, unreadable input or unwritable output.
 
 pub mod config;
+pub mod documents;
 pub mod inspect;
 
 /// Exit status of a command.

@@ -540,11 +540,11 @@ impl Db<'_> {
     /// Calls `f` with each document's history, oldest document first: every document when
     /// `patient` is `None`, else those whose version names the patient by IPP (merges followed)
     /// or INS. Deletions of documents never seen come last, one history each.
-    pub(crate) fn for_each_history(
+    pub(crate) fn for_each_history<E: From<RegistryError>>(
         &self,
         patient: Option<&str>,
-        f: &mut dyn FnMut(DocumentHistory) -> Result<(), RegistryError>,
-    ) -> Result<(), RegistryError> {
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
         let canonical = patient.map(|p| self.canonical_ipp(p)).transpose()?;
         let (key, ipp) = (patient.unwrap_or(""), canonical.as_deref().unwrap_or(""));
         let all = patient.is_none();

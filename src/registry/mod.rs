@@ -451,7 +451,7 @@ pub trait RegistryRead: sealed::Sealed {
         let mut out = Vec::new();
         self.for_each_history(Some(ipp_or_ins), &mut |h| {
             out.push(h);
-            Ok(())
+            Ok::<_, RegistryError>(())
         })?;
         Ok(out)
     }
@@ -462,18 +462,18 @@ pub trait RegistryRead: sealed::Sealed {
         let mut out = Vec::new();
         self.for_each_history(None, &mut |h| {
             out.push(h);
-            Ok(())
+            Ok::<_, RegistryError>(())
         })?;
         Ok(out)
     }
 
     /// Calls `f` with each document's history in turn, of one patient (IPP or INS) or of all,
-    /// oldest first; deletions of documents never seen come last.
-    fn for_each_history(
+    /// oldest first; deletions of documents never seen come last. An error from `f` stops it.
+    fn for_each_history<E: From<RegistryError>>(
         &self,
         patient: Option<&str>,
-        f: &mut dyn FnMut(DocumentHistory) -> Result<(), RegistryError>,
-    ) -> Result<(), RegistryError> {
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
         snapshot(self.parts(), |db| db.for_each_history(patient, f))
     }
 
@@ -559,10 +559,10 @@ impl sealed::Sealed for Tx<'_> {
 impl RegistryRead for Tx<'_> {}
 
 /// Runs a look-up in one read transaction (or in the caller's transaction, inside a [`Tx`]).
-fn snapshot<R>(
+fn snapshot<R, E: From<RegistryError>>(
     (conn, path): (&Connection, &Path),
-    f: impl FnOnce(&Db<'_>) -> Result<R, RegistryError>,
-) -> Result<R, RegistryError> {
+    f: impl FnOnce(&Db<'_>) -> Result<R, E>,
+) -> Result<R, E> {
     let db = Db { conn, path };
     if !conn.is_autocommit() {
         return f(&db);
