@@ -20,6 +20,12 @@
 //!   tombstone (an event without a document row): if the document arrives later, it is recorded
 //!   as `deleted` straight away. A document once deleted stays deleted, even if its original
 //!   message is sent again (a resend after a T04 is recorded as an update of a deleted row).
+//! * A document naming itself as its parent (TXA-13 = TXA-12, hostile or broken input the
+//!   converter should have rejected) is taken as an original. Nothing here walks the parent links,
+//!   so a cycle of replacements cannot loop: it only leaves no version current.
+//! * Messages of one chain must be recorded in input order: a replacement recorded before its
+//!   parent's own replacement (C → B before B → A) starts a chain of its own, as a replacement of
+//!   an unknown parent does. The pipeline's writer records in input order for that reason.
 
 use super::Db;
 use super::error::RegistryError;
@@ -158,6 +164,7 @@ impl Db<'_> {
         source_id: &str,
         parent_source_id: Option<&str>,
     ) -> Result<ChainPosition, RegistryError> {
+        let parent_source_id = parent_source_id.filter(|p| *p != source_id);
         let recorded = self.find_document(source_id)?;
         let parent = match parent_source_id {
             Some(p) => self.find_document(p)?,
@@ -295,6 +302,10 @@ impl Db<'_> {
         doc: &NewDocument<'_>,
         now: &str,
     ) -> Result<RecordResult, RegistryError> {
+        let doc = &NewDocument {
+            parent_source_id: doc.parent_source_id.filter(|p| *p != doc.source_id),
+            ..*doc
+        };
         let existing = self.find_document(doc.source_id)?;
         let parent = match doc.parent_source_id {
             Some(p) => self.find_document(p)?,

@@ -209,6 +209,18 @@ pub struct ChainPosition {
     pub recorded: Option<DocumentRow>,
 }
 
+impl ChainPosition {
+    /// Whether two look-ups put the document at the same place (setId, version, parent known or
+    /// not). A bulk worker's look-up, made on a read-only connection before earlier messages were
+    /// committed, is still good if the writer's look-up inside its transaction gives the same
+    /// place; otherwise the document must be converted again with the writer's answer.
+    pub fn same_place(&self, other: &ChainPosition) -> bool {
+        self.set_id == other.set_id
+            && self.version == other.version
+            && self.parent.is_some() == other.parent.is_some()
+    }
+}
+
 /// What [`Tx::record_converted`](super::Tx::record_converted) did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordResult {

@@ -69,6 +69,16 @@ pub fn convert_in(
     m: &Msg,
 ) -> Result<(ChainPosition, RecordResult), RegistryError> {
     let pos = tx.chain_position(&m.source_id, m.parent.as_deref())?;
+    let r = record_at(tx, m, &pos)?;
+    Ok((pos, r))
+}
+
+/// Records the document "converted" at `pos`.
+pub fn record_at(
+    tx: &mut Tx<'_>,
+    m: &Msg,
+    pos: &ChainPosition,
+) -> Result<RecordResult, RegistryError> {
     let set_id = pos
         .set_id
         .clone()
@@ -81,7 +91,7 @@ pub fn convert_in(
     } else {
         "MDM^T02"
     };
-    let r = tx.record_converted(&NewDocument {
+    tx.record_converted(&NewDocument {
         source_id: &m.source_id,
         parent_source_id: m.parent.as_deref(),
         cda_id: &cda_id,
@@ -93,8 +103,7 @@ pub fn convert_in(
         source: &source,
         message_hash: &m.hash,
         event,
-    })?;
-    Ok((pos, r))
+    })
 }
 
 /// [`convert_in`] in a transaction of its own.
