@@ -39,6 +39,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the parsed message tree (segments, fields, components), for humans or tools.
     Inspect(InspectArgs),
+    /// What was sent for a patient: each document, its versions and its history, from the
+    /// registry of an output folder.
+    ///
+    /// Examples:
+    ///   dmpfeed documents out/ --patient 123456
+    ///   dmpfeed documents out/ --patient 184127645108946 --json
+    Documents(DocumentsArgs),
     /// Show the configuration.
     Config(ConfigArgs),
 }
@@ -92,6 +99,19 @@ pub struct InspectArgs {
     /// The file to read; none or `-` = standard input.
     pub file: Option<PathBuf>,
     /// One JSON object per message (JSON Lines): {"source", "charset", "segments"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DocumentsArgs {
+    /// The output folder (the DIR of `convert --out DIR`), where registry.sqlite lives.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Only this patient's documents: an IPP (merged records followed) or an INS.
+    #[arg(long, value_name = "IPP_OR_INS")]
+    pub patient: Option<String>,
+    /// One JSON object per document (JSON Lines) instead of text.
     #[arg(long)]
     pub json: bool,
 }

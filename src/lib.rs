@@ -17,6 +17,8 @@
 //! * [`cda`] — the CI-SIS CDA R2 (non-structured body) written from that request and the
 //!   patient; the header of a CDA received already built.
 //! * [`pipeline`] — inputs, stream and bulk runs, the output folder, reports and ACKs.
+//! * [`registry`] — the crash-safe store in the output folder: documents and their chains,
+//!   held messages, patients' identities, oppositions and merges.
 pub mod cda;
 pub mod cli;
 pub mod commands;
@@ -27,4 +29,5 @@ pub mod hl7;
 pub mod identity;
 pub mod pipeline;
 pub mod reason;
+pub mod registry;
 pub mod terminology;

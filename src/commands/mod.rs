@@ -5,6 +5,7 @@
 pub mod check;
 pub mod config;
 pub mod convert;
+pub mod documents;
 pub mod inspect;
 
 /// Exit status of a command.

@@ -1,0 +1,634 @@
+//! The registry: dmpfeed's memory across messages, a crash-safe store in the output folder
+//! (`DIR/registry.sqlite`, issue 9 and the storage of issue 10).
+//!
+//! It keeps every converted, replaced and deleted document with its chain (source id TXA-12 /
+//! OBR-3, CDA id, setId, version, patient, status, output path) and each document's history; the
+//! patients' latest identity from ADT messages, the messages held for an identity, the patients'
+//! oppositions to DMP feeding (PAM-FR ZFA) and patient merges (A40).
+//!
+//! It stores what it is given: plain Rust values in, no HL7 parsing, no CDA. It depends on
+//! nothing else in the crate; the pipeline and the converter call it.
+//!
+//! # Shape
+//!
+//! * [`Registry`] — the one writer of an output folder. Every write is one SQLite transaction;
+//!   [`Registry::transaction`] groups many writes in one (group commit: a bulk run commits a batch
+//!   at a time). Inside a [`Tx`], each write runs in its own savepoint, so a write that fails
+//!   leaves nothing behind and the batch goes on.
+//! * [`RegistryReader`] — a read-only connection (the `documents` command, workers looking up a
+//!   parent). Readers never block the writer nor each other (WAL) and see only committed data.
+//! * [`RegistryRead`] — the look-ups, the same on all three (`use dmpfeed::registry::RegistryRead`).
+//!
+//! # Durability
+//!
+//! WAL journal with `synchronous=FULL`: a transaction is on disk when its commit returns, and a
+//! kill -9 or a power cut at any moment leaves the registry at the last commit, never between.
+//! The pipeline writes a document's files first (temporary name, fsync, rename, fsync of the
+//! folder), then records it: a crash in between leaves a file without a row, which the rerun
+//! converts again under the same name, never a row without its file.
+//!
+//! ```
+//! use dmpfeed::registry::{NewDocument, Registry, RegistryRead};
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut reg = Registry::open(&dir.path().join("registry.sqlite")).unwrap();
+//! let pos = reg.chain_position("DOC-1", None).unwrap();
+//! assert_eq!((pos.set_id, pos.version), (None, 1)); // a new chain: setId from the document's id
+//! let doc = NewDocument {
+//!     source_id: "DOC-1", parent_source_id: None, cda_id: "1.2.3.1", set_id: "1.2.3.1",
+//!     version: 1, ipp: Some("IPP1"), ins: None, output_path: "documents/DOC-1.xml",
+//!     source: "in.hl7#1", message_hash: "h1", event: "MDM^T02",
+//! };
+//! reg.record_converted(&doc).unwrap();
+//! let pos = reg.chain_position("DOC-2", Some("DOC-1")).unwrap();
+//! assert_eq!((pos.set_id.as_deref(), pos.version), (Some("1.2.3.1"), 2));
+//! ```
+
+mod documents;
+mod error;
+mod patients;
+mod schema;
+mod types;
+
+pub use error::RegistryError;
+pub use types::{
+    ChainPosition, Change, DeleteResult, DocumentEvent, DocumentHistory, DocumentRow,
+    DocumentStatus, EventKind, HeldDocument, HeldEntry, HeldStatus, IdentityResult, MergeResult,
+    NewDeletion, NewDocument, Opposition, OppositionChange, OppositionRow, PatientIdentity,
+    PatientMerge, PatientRow, RecordResult, WorklistEntry,
+};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The registry's file name in the output folder.
+pub const FILE_NAME: &str = "registry.sqlite";
+
+/// How long a connection waits for another writer's lock before failing (two `convert` runs
+/// into the same folder at once take turns).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The registry of an output folder: `DIR/registry.sqlite`.
+pub fn path_in(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// The time source of writes (replaceable in tests).
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The writer of an output folder's registry.
+pub struct Registry {
+    conn: Connection,
+    path: PathBuf,
+    clock: Clock,
+}
+
+/// A read-only connection to a registry.
+pub struct RegistryReader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A write transaction: every write made through it commits together when the closure given to
+/// [`Registry::transaction`] returns `Ok`, and none does otherwise.
+pub struct Tx<'r> {
+    tx: rusqlite::Transaction<'r>,
+    path: &'r Path,
+    clock: &'r Clock,
+    /// A failed write could not be rolled back to its savepoint: commit is refused.
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RegistryReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryReader")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Opens the registry at `path` for writing, creating it or migrating it to the current
+    /// schema. The folder must exist.
+    pub fn open(path: &Path) -> Result<Registry, RegistryError> {
+        let sql = |source| RegistryError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        // No URI flag: a folder named `file:…` is a folder, not an SQLite URI.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        // Look before touching: a foreign database must not even be switched to WAL.
+        check_found(path, schema::found(&conn).map_err(sql)?, false)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(sql)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(RegistryError::Corrupt {
+                path: path.to_owned(),
+                table: "(journal)",
+                what: format!("cannot switch to WAL (journal mode {mode})"),
+            });
+        }
+        // FULL: the WAL is fsynced at each commit, so a commit that returned survives a power cut
+        // (NORMAL would only protect against a process crash).
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        // Each write runs in a savepoint, whose undo pages go to a statement journal: in memory,
+        // not a temporary file written page by page (half the cost of a bulk run otherwise).
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sql)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let clock: Clock = Arc::new(Timestamp::now);
+        let before = schema::migrate(&mut conn, &ts_to_sql(clock())).map_err(sql)?;
+        check_found(path, before, false)?;
+        tracing::debug!(path = %path.display(), schema = schema::CURRENT, "registry open");
+        Ok(Registry {
+            conn,
+            path: path.to_owned(),
+            clock,
+        })
+    }
+
+    /// Replaces the clock that dates the rows (tests).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The registry file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one write transaction: everything it wrote is committed together (one fsync)
+    /// when it returns `Ok`, and rolled back when it returns `Err`. A write that fails inside
+    /// (e.g. [`RegistryError::ChainConflict`]) leaves nothing behind, so `f` may report it and
+    /// go on with the batch.
+    pub fn transaction<R, E>(&mut self, f: impl FnOnce(&mut Tx<'_>) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<RegistryError>,
+    {
+        let path = &self.path;
+        let sql = |source| RegistryError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        // IMMEDIATE takes the write lock now, so that a second writer waits here rather than
+        // failing at its first write.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let mut tx = Tx {
+            tx,
+            path,
+            clock: &self.clock,
+            poisoned: false,
+        };
+        let r = f(&mut tx)?;
+        if tx.poisoned {
+            return Err(tx.poisoned_error().into());
+        }
+        tx.tx.commit().map_err(sql)?;
+        Ok(r)
+    }
+
+    /// [`Tx::record_converted`] in a transaction of its own.
+    pub fn record_converted(
+        &mut self,
+        doc: &NewDocument<'_>,
+    ) -> Result<RecordResult, RegistryError> {
+        self.transaction(|tx| tx.record_converted(doc))
+    }
+
+    /// [`Tx::record_deleted`] in a transaction of its own.
+    pub fn record_deleted(&mut self, del: &NewDeletion<'_>) -> Result<DeleteResult, RegistryError> {
+        self.transaction(|tx| tx.record_deleted(del))
+    }
+
+    /// [`Tx::record_held`] in a transaction of its own.
+    pub fn record_held(
+        &mut self,
+        held: &HeldDocument<'_>,
+    ) -> Result<(Change, HeldEntry), RegistryError> {
+        self.transaction(|tx| tx.record_held(held))
+    }
+
+    /// [`Tx::mark_released`] in a transaction of its own.
+    pub fn mark_released(
+        &mut self,
+        message_hash: &str,
+        released_as: &str,
+    ) -> Result<bool, RegistryError> {
+        self.transaction(|tx| tx.mark_released(message_hash, released_as))
+    }
+
+    /// [`Tx::record_patient_identity`] in a transaction of its own.
+    pub fn record_patient_identity(
+        &mut self,
+        p: &PatientIdentity<'_>,
+    ) -> Result<IdentityResult, RegistryError> {
+        self.transaction(|tx| tx.record_patient_identity(p))
+    }
+
+    /// [`Tx::set_opposition`] in a transaction of its own.
+    pub fn set_opposition(
+        &mut self,
+        o: &Opposition<'_>,
+    ) -> Result<OppositionChange, RegistryError> {
+        self.transaction(|tx| tx.set_opposition(o))
+    }
+
+    /// [`Tx::merge_patients`] in a transaction of its own.
+    pub fn merge_patients(&mut self, m: &PatientMerge<'_>) -> Result<MergeResult, RegistryError> {
+        self.transaction(|tx| tx.merge_patients(m))
+    }
+}
+
+impl RegistryReader {
+    /// Opens an existing registry read-only. Fails with [`RegistryError::Missing`] rather than
+    /// creating one, and refuses a schema it does not know exactly.
+    pub fn open(path: &Path) -> Result<RegistryReader, RegistryError> {
+        if !path.is_file() {
+            return Err(RegistryError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let sql = |source| RegistryError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        check_found(path, schema::found(&conn).map_err(sql)?, true)?;
+        Ok(RegistryReader {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The registry file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Refuses what the schema check found, if it is not a registry this dmpfeed may use.
+fn check_found(path: &Path, found: schema::Found, read_only: bool) -> Result<(), RegistryError> {
+    let supported = schema::CURRENT;
+    match found {
+        schema::Found::Foreign => Err(RegistryError::Foreign {
+            path: path.to_owned(),
+        }),
+        schema::Found::Empty if read_only => Err(RegistryError::Missing {
+            path: path.to_owned(),
+        }),
+        schema::Found::Empty => Ok(()),
+        schema::Found::Version(found) if found > supported => Err(RegistryError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            supported,
+        }),
+        schema::Found::Version(found) if read_only && found < supported => {
+            Err(RegistryError::SchemaOutdated {
+                path: path.to_owned(),
+                found,
+                supported,
+            })
+        }
+        schema::Found::Version(_) => Ok(()),
+    }
+}
+
+impl Tx<'_> {
+    /// Runs one write in a savepoint: on error, nothing of it stays in the transaction. (Cached
+    /// `SAVEPOINT` statements rather than rusqlite's `savepoint()`, which parses its SQL anew
+    /// each time: a bulk run makes one per document.)
+    fn write<R>(
+        &mut self,
+        f: impl FnOnce(&Db<'_>, &str) -> Result<R, RegistryError>,
+    ) -> Result<R, RegistryError> {
+        if self.poisoned {
+            return Err(self.poisoned_error());
+        }
+        let now = ts_to_sql((self.clock)());
+        let db = Db {
+            conn: &self.tx,
+            path: self.path,
+        };
+        db.exec_cached("SAVEPOINT registry_write")?;
+        match f(&db, &now) {
+            Ok(r) => {
+                db.exec_cached("RELEASE registry_write")?;
+                Ok(r)
+            }
+            Err(e) => {
+                let undone = db
+                    .exec_cached("ROLLBACK TO registry_write")
+                    .and_then(|()| db.exec_cached("RELEASE registry_write"));
+                if undone.is_err() {
+                    // The failed write may still be in the transaction: it must not commit.
+                    self.poisoned = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn poisoned_error(&self) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.path.to_owned(),
+            table: "(transaction)",
+            what: "a failed write could not be undone; the transaction is abandoned".to_owned(),
+        }
+    }
+
+    /// Records a converted document, once its files are durably written: inserts its row and
+    /// its history event, makes it the current version of its chain and marks its parent (and
+    /// the previous current version) replaced — all or nothing. The same message again (same
+    /// source id and hash) changes nothing; a different message for a recorded source id updates
+    /// its row ([`EventKind::Update`]). The setId and version must come from
+    /// [`RegistryRead::chain_position`]; if another document took that place meanwhile, nothing is
+    /// written and [`RegistryError::ChainConflict`] says so.
+    pub fn record_converted(
+        &mut self,
+        doc: &NewDocument<'_>,
+    ) -> Result<RecordResult, RegistryError> {
+        self.write(|db, now| db.record_converted(doc, now))
+    }
+
+    /// Records a deletion (T04), once its `deleted/NAME.json` is durably written. An unknown
+    /// document is reported (`known: false`) and remembered as a tombstone.
+    pub fn record_deleted(&mut self, del: &NewDeletion<'_>) -> Result<DeleteResult, RegistryError> {
+        self.write(|db, now| db.record_deleted(del, now))
+    }
+
+    /// Records a held message in the worklist, once `held/NAME.hl7` is durably written. The same
+    /// message again (same hash) changes nothing, even once released.
+    pub fn record_held(
+        &mut self,
+        held: &HeldDocument<'_>,
+    ) -> Result<(Change, HeldEntry), RegistryError> {
+        self.write(|db, now| db.record_held(held, now))
+    }
+
+    /// Marks a held message released (`released_as`: what the release produced, e.g. the report
+    /// source or the document path). `false` if it was not held. Call it in the transaction that
+    /// records the released document.
+    pub fn mark_released(
+        &mut self,
+        message_hash: &str,
+        released_as: &str,
+    ) -> Result<bool, RegistryError> {
+        self.write(|db, now| db.mark_released(message_hash, released_as, now))
+    }
+
+    /// Records a patient's identity from an ADT message (the latest message wins).
+    pub fn record_patient_identity(
+        &mut self,
+        p: &PatientIdentity<'_>,
+    ) -> Result<IdentityResult, RegistryError> {
+        self.write(|db, now| db.record_patient_identity(p, now))
+    }
+
+    /// Records a patient's choice about DMP feeding (PAM-FR ZFA).
+    pub fn set_opposition(
+        &mut self,
+        o: &Opposition<'_>,
+    ) -> Result<OppositionChange, RegistryError> {
+        self.write(|db, now| db.set_opposition(o, now))
+    }
+
+    /// Merges two patient records (A40): held messages, documents, identity and opposition of
+    /// `old_ipp` are filed under the surviving patient, and later messages naming `old_ipp` too.
+    pub fn merge_patients(&mut self, m: &PatientMerge<'_>) -> Result<MergeResult, RegistryError> {
+        self.write(|db, now| db.merge_patients(m, now))
+    }
+}
+
+/// The look-ups, on the writer ([`Registry`]), inside a transaction ([`Tx`], which sees its own
+/// uncommitted writes) and on a read-only connection ([`RegistryReader`]). Each runs in one read
+/// transaction: it sees one consistent state even while the writer commits.
+pub trait RegistryRead: sealed::Sealed {
+    /// The document recorded under this id (TXA-12 / OBR-3 as sent).
+    fn find_document(&self, source_id: &str) -> Result<Option<DocumentRow>, RegistryError> {
+        snapshot(self.parts(), |db| db.find_document(source_id))
+    }
+
+    /// Where a document goes in its chain: ask before converting an original (`parent_source_id`
+    /// `None`) or a replacement (TXA-13), and write the answer's setId and version in the CDA.
+    fn chain_position(
+        &self,
+        source_id: &str,
+        parent_source_id: Option<&str>,
+    ) -> Result<ChainPosition, RegistryError> {
+        snapshot(self.parts(), |db| {
+            db.chain_position(source_id, parent_source_id)
+        })
+    }
+
+    /// The documents of a patient, by IPP (merges followed) or INS, each with every version and
+    /// its history, oldest first.
+    fn documents_for_patient(
+        &self,
+        ipp_or_ins: &str,
+    ) -> Result<Vec<DocumentHistory>, RegistryError> {
+        let mut out = Vec::new();
+        self.for_each_history(Some(ipp_or_ins), &mut |h| {
+            out.push(h);
+            Ok::<_, RegistryError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every document with its history (all in memory: prefer [`RegistryRead::for_each_history`]
+    /// on a big registry).
+    fn all_documents(&self) -> Result<Vec<DocumentHistory>, RegistryError> {
+        let mut out = Vec::new();
+        self.for_each_history(None, &mut |h| {
+            out.push(h);
+            Ok::<_, RegistryError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each document's history in turn, of one patient (IPP or INS) or of all,
+    /// oldest first; deletions of documents never seen come last. An error from `f` stops it.
+    fn for_each_history<E: From<RegistryError>>(
+        &self,
+        patient: Option<&str>,
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
+        snapshot(self.parts(), |db| db.for_each_history(patient, f))
+    }
+
+    /// The IPP a patient's data is filed under (itself, or where merges led it).
+    fn canonical_ipp(&self, ipp: &str) -> Result<String, RegistryError> {
+        snapshot(self.parts(), |db| db.canonical_ipp(ipp))
+    }
+
+    /// The identity recorded for a patient from ADT messages.
+    fn patient(&self, ipp: &str) -> Result<Option<PatientRow>, RegistryError> {
+        snapshot(self.parts(), |db| db.patient(ipp))
+    }
+
+    /// Whether the patient is opposed to DMP feeding now (no recorded choice: not opposed).
+    fn is_opposed(&self, ipp: &str) -> Result<bool, RegistryError> {
+        Ok(self.opposition(ipp)?.is_some_and(|o| o.opposed))
+    }
+
+    /// The patient's latest recorded choice about DMP feeding.
+    fn opposition(&self, ipp: &str) -> Result<Option<OppositionRow>, RegistryError> {
+        snapshot(self.parts(), |db| db.opposition(ipp))
+    }
+
+    /// The messages still held for a patient (by IPP, merges followed), oldest first.
+    fn held_for_patient(&self, ipp: &str) -> Result<Vec<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_for_patient(ipp))
+    }
+
+    /// A held message by its hash, held or released.
+    fn held_entry(&self, message_hash: &str) -> Result<Option<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_entry_by_hash(message_hash))
+    }
+
+    /// The identity worklist: one line per patient with held messages (reasons, count, oldest),
+    /// the longest wait first.
+    fn held_worklist(&self) -> Result<Vec<WorklistEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_worklist())
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: empty when the file is sound, else its complaints.
+    fn integrity_check(&self) -> Result<Vec<String>, RegistryError> {
+        snapshot(self.parts(), |db| {
+            let mut stmt = db.sql(db.conn.prepare("PRAGMA integrity_check"))?;
+            let rows = db.sql(stmt.query_map([], |r| r.get::<_, String>(0)))?;
+            let mut out = Vec::new();
+            for r in rows {
+                let line = db.sql(r)?;
+                if line != "ok" {
+                    out.push(line);
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+mod sealed {
+    /// Only the registry's own types implement [`super::RegistryRead`].
+    pub trait Sealed {
+        fn parts(&self) -> (&rusqlite::Connection, &std::path::Path);
+    }
+}
+
+impl sealed::Sealed for Registry {
+    fn parts(&self) -> (&Connection, &Path) {
+        (&self.conn, &self.path)
+    }
+}
+impl RegistryRead for Registry {}
+
+impl sealed::Sealed for RegistryReader {
+    fn parts(&self) -> (&Connection, &Path) {
+        (&self.conn, &self.path)
+    }
+}
+impl RegistryRead for RegistryReader {}
+
+impl sealed::Sealed for Tx<'_> {
+    fn parts(&self) -> (&Connection, &Path) {
+        (&self.tx, self.path)
+    }
+}
+impl RegistryRead for Tx<'_> {}
+
+/// Runs a look-up in one read transaction (or in the caller's transaction, inside a [`Tx`]).
+fn snapshot<R, E: From<RegistryError>>(
+    (conn, path): (&Connection, &Path),
+    f: impl FnOnce(&Db<'_>) -> Result<R, E>,
+) -> Result<R, E> {
+    let db = Db { conn, path };
+    if !conn.is_autocommit() {
+        return f(&db);
+    }
+    let tx = db.sql(conn.unchecked_transaction())?;
+    let r = f(&db)?;
+    db.sql(tx.commit())?;
+    Ok(r)
+}
+
+/// A connection with the registry's path, for errors that say where. The queries are methods on
+/// it, in `documents.rs` and `patients.rs`.
+pub(crate) struct Db<'a> {
+    conn: &'a Connection,
+    path: &'a Path,
+}
+
+impl Db<'_> {
+    fn sql<T>(&self, r: rusqlite::Result<T>) -> Result<T, RegistryError> {
+        r.map_err(|source| RegistryError::Sqlite {
+            path: self.path.to_owned(),
+            source,
+        })
+    }
+
+    fn exec_cached(&self, sql: &str) -> Result<(), RegistryError> {
+        let mut stmt = self.sql(self.conn.prepare_cached(sql))?;
+        self.sql(stmt.execute([]))?;
+        Ok(())
+    }
+
+    fn time_text(&self, text: &str, table: &'static str) -> Result<Timestamp, RegistryError> {
+        ts_from_sql(text).ok_or_else(|| self.corrupt(table, format!("time {text:?}")))
+    }
+
+    fn corrupt(&self, table: &'static str, what: String) -> RegistryError {
+        RegistryError::Corrupt {
+            path: self.path.to_owned(),
+            table,
+            what,
+        }
+    }
+}
+
+/// Times are stored as RFC 3339 UTC text with microseconds (`2026-05-01T10:00:00.000000Z`):
+/// readable in `sqlite3`, and sorting as text sorts them in time.
+fn ts_to_sql(t: Timestamp) -> String {
+    format!("{t:.6}")
+}
+
+fn ts_from_sql(s: &str) -> Option<Timestamp> {
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_times_sort_as_text_in_time_order() {
+        let a: Timestamp = "2026-05-01T10:00:00Z".parse().unwrap();
+        let b: Timestamp = "2026-05-01T10:00:00.5Z".parse().unwrap();
+        let c: Timestamp = "2026-05-01T10:00:01Z".parse().unwrap();
+        let (sa, sb, sc) = (ts_to_sql(a), ts_to_sql(b), ts_to_sql(c));
+        assert_eq!(sa, "2026-05-01T10:00:00.000000Z");
+        assert!(sa < sb && sb < sc);
+        assert_eq!(ts_from_sql(&sb), Some(b));
+    }
+}

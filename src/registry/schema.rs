@@ -1,0 +1,200 @@
+//! The registry's schema and its migrations.
+//!
+//! `schema_version` holds one row per migration applied; the schema is the highest. Migration
+//! `MIGRATIONS[i]` takes the schema from v`i` to v`i + 1`, in one transaction with the version
+//! row, so a crash mid-migration leaves the previous version intact. A new schema is a new entry
+//! at the end, never an edit of an old one (registries in the field were made by it).
+//!
+//! Tables are `STRICT` (SQLite ≥ 3.37, bundled): a value of the wrong type is refused rather than
+//! stored, and `CHECK`s refuse incomplete rows, so that a bug cannot write a half-row either.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+/// `PRAGMA application_id` of a dmpfeed registry (ASCII "DMPf"), so that `file(1)` and dmpfeed
+/// itself recognise the file.
+pub const APPLICATION_ID: i32 = 0x444d_5066;
+
+/// The schema this dmpfeed writes.
+pub const CURRENT: u32 = MIGRATIONS.len() as u32;
+
+const MIGRATIONS: &[&str] = &[V1];
+
+/// v1: documents and their history (issue 9), patients, held messages, oppositions and merges
+/// (issue 10).
+const V1: &str = r#"
+-- One row per document version (one converted message's document), in its current state.
+CREATE TABLE documents (
+    source_id        TEXT PRIMARY KEY CHECK (source_id <> ''),   -- TXA-12 / OBR-3 as sent
+    parent_source_id TEXT CHECK (parent_source_id <> ''),        -- TXA-13 for a replacement
+    cda_id           TEXT NOT NULL CHECK (cda_id <> ''),
+    set_id           TEXT NOT NULL CHECK (set_id <> ''),
+    version          INTEGER NOT NULL CHECK (version >= 1),
+    ipp              TEXT,
+    ins              TEXT,
+    status           TEXT NOT NULL CHECK (status IN ('current', 'replaced', 'deleted')),
+    output_path      TEXT NOT NULL CHECK (output_path <> ''),
+    source           TEXT NOT NULL,
+    message_hash     TEXT NOT NULL CHECK (message_hash <> ''),
+    event            TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    UNIQUE (set_id, version)
+) STRICT;
+CREATE INDEX documents_parent ON documents (parent_source_id) WHERE parent_source_id IS NOT NULL;
+CREATE INDEX documents_ipp ON documents (ipp) WHERE ipp IS NOT NULL;
+CREATE INDEX documents_ins ON documents (ins) WHERE ins IS NOT NULL;
+
+-- Every message that changed a document, in the order recorded: T02 → T10 → T10 → T04.
+-- A deletion of a document never seen is kept here only (no documents row): a tombstone. Only
+-- deletions name the patient (ipp, ins): a version's patient is on its documents row.
+CREATE TABLE document_events (
+    id           INTEGER PRIMARY KEY,
+    source_id    TEXT NOT NULL CHECK (source_id <> ''),
+    kind         TEXT NOT NULL CHECK (kind IN ('original', 'replacement', 'update', 'deletion')),
+    event        TEXT NOT NULL,
+    version      INTEGER CHECK (version >= 1),
+    ipp          TEXT,
+    ins          TEXT,
+    output_path  TEXT,
+    source       TEXT NOT NULL,
+    message_hash TEXT NOT NULL CHECK (message_hash <> ''),
+    at           TEXT NOT NULL,
+    UNIQUE (source_id, kind, message_hash),
+    CHECK (kind = 'deletion' OR (ipp IS NULL AND ins IS NULL))
+) STRICT;
+CREATE INDEX document_events_ipp ON document_events (ipp) WHERE ipp IS NOT NULL;
+CREATE INDEX document_events_ins ON document_events (ins) WHERE ins IS NOT NULL;
+
+-- The latest identity of each patient from ADT messages, with the message it came from.
+CREATE TABLE patients (
+    ipp          TEXT PRIMARY KEY CHECK (ipp <> ''),
+    ins          TEXT,
+    qualified    INTEGER NOT NULL CHECK (qualified IN (0, 1)),
+    adt_message  BLOB NOT NULL,
+    source       TEXT NOT NULL,
+    message_hash TEXT NOT NULL CHECK (message_hash <> ''),
+    updated_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX patients_ins ON patients (ins) WHERE ins IS NOT NULL;
+
+-- Messages held for an identity that cannot be used; the identity worklist.
+CREATE TABLE held (
+    message_hash TEXT PRIMARY KEY CHECK (message_hash <> ''),
+    source       TEXT NOT NULL,
+    document_id  TEXT,
+    ipp          TEXT,
+    ins          TEXT,
+    reasons      TEXT NOT NULL CHECK (json_valid(reasons) AND json_type(reasons) = 'array'),
+    path         TEXT NOT NULL CHECK (path <> ''),
+    status       TEXT NOT NULL CHECK (status IN ('held', 'released')),
+    held_at      TEXT NOT NULL,
+    released_at  TEXT,
+    released_as  TEXT,
+    CHECK ((status = 'released') = (released_at IS NOT NULL))
+) STRICT;
+CREATE INDEX held_ipp ON held (ipp, status);
+CREATE INDEX held_ins ON held (ins) WHERE ins IS NOT NULL;
+CREATE INDEX held_status ON held (status, held_at);
+
+-- Each patient's latest choice about DMP feeding (PAM-FR ZFA).
+CREATE TABLE oppositions (
+    ipp          TEXT PRIMARY KEY CHECK (ipp <> ''),
+    opposed      INTEGER NOT NULL CHECK (opposed IN (0, 1)),
+    since        TEXT,
+    source       TEXT NOT NULL,
+    message_hash TEXT NOT NULL CHECK (message_hash <> ''),
+    updated_at   TEXT NOT NULL
+) STRICT;
+
+-- Patient merges (ADT A40): messages naming old_ipp are filed under surviving_ipp.
+CREATE TABLE merges (
+    old_ipp       TEXT PRIMARY KEY CHECK (old_ipp <> ''),
+    surviving_ipp TEXT NOT NULL CHECK (surviving_ipp <> '' AND surviving_ipp <> old_ipp),
+    source        TEXT NOT NULL,
+    message_hash  TEXT NOT NULL CHECK (message_hash <> ''),
+    merged_at     TEXT NOT NULL
+) STRICT;
+"#;
+
+/// What the schema check found.
+pub(crate) enum Found {
+    /// An empty database (a new file).
+    Empty,
+    /// A dmpfeed registry at this version.
+    Version(u32),
+    /// Tables, but not ours.
+    Foreign,
+}
+
+/// Reads the schema version of an open database without changing it.
+pub(crate) fn found(conn: &Connection) -> rusqlite::Result<Found> {
+    let has_version_table: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_version_table {
+        let v: Option<i64> =
+            conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))?;
+        return Ok(Found::Version(
+            v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+        ));
+    }
+    let tables: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get(0),
+    )?;
+    let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    Ok(
+        if tables == 0 && (app_id == 0 || app_id == APPLICATION_ID) {
+            Found::Empty
+        } else {
+            Found::Foreign
+        },
+    )
+}
+
+/// Brings a writable database to [`CURRENT`], one migration per transaction, and returns what it
+/// found before. A foreign database or a newer schema is left untouched.
+pub(crate) fn migrate(conn: &mut Connection, now: &str) -> rusqlite::Result<Found> {
+    // IMMEDIATE: two writers opening the same new folder at once must not both create tables.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let before = found(&tx)?;
+    let from = match before {
+        Found::Foreign => return Ok(before),
+        Found::Version(v) if v as usize >= MIGRATIONS.len() => return Ok(before),
+        Found::Version(v) => v as usize,
+        Found::Empty => {
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID};
+                 CREATE TABLE schema_version (
+                     version    INTEGER PRIMARY KEY,
+                     applied_at TEXT NOT NULL
+                 ) STRICT;"
+            ))?;
+            0
+        }
+    };
+    tx.commit()?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another writer may have migrated meanwhile.
+        let done: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_version WHERE version = ?1",
+                [i as i64 + 1],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if done.is_none() {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![i as i64 + 1, now],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(before)
+}

@@ -1,0 +1,583 @@
+//! Registry, documents (issue 9): chains, deletions, unknown parents, idempotent reruns, group
+//! commits, schema handling and a reader alongside the writer.
+
+mod registry_common;
+
+use dmpfeed::registry::{
+    Change, DocumentStatus, EventKind, Registry, RegistryError, RegistryRead, RegistryReader,
+};
+use registry_common::{
+    Msg, check_invariants, convert, convert_in, delete, derived_set_id, fresh, states,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// One message of a sequence.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    T02(&'static str),
+    T10(&'static str, &'static str),
+    T04(&'static str),
+}
+
+/// What a step must warn about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Warn {
+    None,
+    ReplacedUnknown,
+    DeletedUnknown,
+}
+
+use DocumentStatus::{Current as C, Deleted as D, Replaced as R};
+use Step::{T02, T04, T10};
+use Warn::None as Ok_;
+
+/// Runs `steps` on a fresh registry; checks each step's warning, then every document's
+/// `(chain root, version, status)` (the chain is named by the id its setId was derived from),
+/// the invariants, and that running the same messages again changes nothing.
+fn run(name: &str, steps: &[(Step, Warn)], expected: &[(&str, &str, u32, DocumentStatus)]) {
+    let (_dir, path, mut reg) = fresh();
+    let clock = Arc::new(AtomicI64::new(1_700_000_000));
+    let c = clock.clone();
+    reg.set_clock(Arc::new(move || {
+        jiff::Timestamp::from_second(c.fetch_add(1, Ordering::SeqCst)).unwrap()
+    }));
+    let play = |reg: &mut Registry, pass: usize| {
+        for (i, (step, warn)) in steps.iter().enumerate() {
+            let (change, got_warn) = match *step {
+                T02(id) => {
+                    let (_, r) = convert(reg, &Msg::t02(id, "IPP1"));
+                    (r.change, Warn::None)
+                }
+                T10(id, parent) => {
+                    let (pos, r) = convert(reg, &Msg::t10(id, parent, "IPP1"));
+                    assert_eq!(
+                        pos.parent.is_some(),
+                        r.parent_known == Some(true),
+                        "{name} step {i}: chain_position and record disagree on the parent"
+                    );
+                    let w = if r.parent_known == Some(false) {
+                        Warn::ReplacedUnknown
+                    } else {
+                        Warn::None
+                    };
+                    (r.change, w)
+                }
+                T04(id) => {
+                    let r = delete(reg, id, "IPP1", &format!("hash-del-{id}"));
+                    (
+                        r.change,
+                        if r.known {
+                            Warn::None
+                        } else {
+                            Warn::DeletedUnknown
+                        },
+                    )
+                }
+            };
+            if pass == 1 {
+                assert_eq!(got_warn, *warn, "{name} step {i} {step:?}");
+            } else {
+                // The warning may differ on a rerun (the parent arrived meanwhile); rows may not.
+                assert_eq!(change, Change::Unchanged, "{name} step {i} {step:?} rerun");
+            }
+        }
+    };
+    play(&mut reg, 1);
+    let want: std::collections::BTreeMap<String, (String, u32, DocumentStatus)> = expected
+        .iter()
+        .map(|(id, root, v, s)| (id.to_string(), (derived_set_id(root), *v, *s)))
+        .collect();
+    assert_eq!(states(&reg), want, "{name}");
+    assert_eq!(check_invariants(&path), Vec::<String>::new(), "{name}");
+    let before = dump(&path);
+    play(&mut reg, 2);
+    assert_eq!(dump(&path), before, "{name}: a rerun changed the registry");
+}
+
+/// Every row of every table, as text, for before/after comparisons.
+fn dump(path: &std::path::Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut out = Vec::new();
+    for table in [
+        "documents",
+        "document_events",
+        "held",
+        "patients",
+        "oppositions",
+        "merges",
+    ] {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap();
+        for row in rows {
+            out.push(format!("{table}: {}", row.unwrap().join(" | ")));
+        }
+    }
+    out
+}
+
+macro_rules! sequences {
+    ($( $name:ident: [$($step:expr => $warn:expr),* $(,)?] => [$($want:expr),* $(,)?]; )+) => {
+        $( #[test] fn $name() {
+            run(stringify!($name), &[$(($step, $warn)),*], &[$($want),*]);
+        } )+
+    };
+}
+
+sequences! {
+    original_alone_is_version_1_current:
+        [T02("A") => Ok_] => [("A", "A", 1, C)];
+    chain_of_six_replacements_numbers_versions_in_order:
+        [T02("A") => Ok_, T10("B", "A") => Ok_, T10("C", "B") => Ok_, T10("D", "C") => Ok_,
+         T10("E", "D") => Ok_, T10("F", "E") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, R), ("C", "A", 3, R), ("D", "A", 4, R),
+            ("E", "A", 5, R), ("F", "A", 6, C)];
+    replacement_of_unknown_parent_starts_at_version_2_with_a_warning:
+        [T10("B", "X") => Warn::ReplacedUnknown] => [("B", "X", 2, C)];
+    replacements_continue_a_chain_started_by_an_unknown_parent:
+        [T10("B", "X") => Warn::ReplacedUnknown, T10("C", "B") => Ok_, T10("D", "C") => Ok_]
+        => [("B", "X", 2, R), ("C", "X", 3, R), ("D", "X", 4, C)];
+    second_replacement_of_same_unknown_parent_joins_its_chain:
+        [T10("B", "X") => Warn::ReplacedUnknown, T10("C", "X") => Warn::ReplacedUnknown]
+        => [("B", "X", 2, R), ("C", "X", 3, C)];
+    parent_arriving_after_its_replacement_is_version_1_replaced:
+        [T10("B", "A") => Warn::ReplacedUnknown, T02("A") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, C)];
+    fork_gets_a_fresh_version_and_becomes_current:
+        [T02("A") => Ok_, T10("B", "A") => Ok_, T10("C", "A") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, R), ("C", "A", 3, C)];
+    deletion_of_current_leaves_no_current_version:
+        [T02("A") => Ok_, T10("B", "A") => Ok_, T04("B") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, D)];
+    deletion_of_a_replaced_version_keeps_the_current_one:
+        [T02("A") => Ok_, T10("B", "A") => Ok_, T04("A") => Ok_]
+        => [("A", "A", 1, D), ("B", "A", 2, C)];
+    deletion_of_unknown_document_warns_and_is_remembered:
+        [T04("A") => Warn::DeletedUnknown, T02("A") => Ok_] => [("A", "A", 1, D)];
+    replacement_of_a_deleted_document_is_chained_and_current:
+        [T02("A") => Ok_, T04("A") => Ok_, T10("B", "A") => Ok_]
+        => [("A", "A", 1, D), ("B", "A", 2, C)];
+    deleting_twice_with_the_same_message_is_one_deletion:
+        [T02("A") => Ok_, T04("A") => Ok_, T04("A") => Ok_] => [("A", "A", 1, D)];
+    replacement_deleted_before_it_arrived_still_replaces_its_parent:
+        [T02("A") => Ok_, T04("B") => Warn::DeletedUnknown, T10("B", "A") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, D)];
+    late_deleted_fork_supersedes_the_current_version:
+        [T02("A") => Ok_, T10("B", "A") => Ok_, T04("C") => Warn::DeletedUnknown,
+         T10("C", "A") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, R), ("C", "A", 3, D)];
+    document_naming_itself_as_parent_is_an_original:
+        [T10("A", "A") => Ok_, T10("B", "A") => Ok_] => [("A", "A", 1, R), ("B", "A", 2, C)];
+    two_chains_of_one_patient_stay_apart:
+        [T02("A") => Ok_, T02("P") => Ok_, T10("B", "A") => Ok_, T10("Q", "P") => Ok_]
+        => [("A", "A", 1, R), ("B", "A", 2, C), ("P", "P", 1, R), ("Q", "P", 2, C)];
+}
+
+#[test]
+fn history_lists_each_message_of_a_chain_in_order() {
+    let (_dir, _path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("A", "IPP1").with_ins("184127645108946"));
+    convert(
+        &mut reg,
+        &Msg::t10("B", "A", "IPP1").with_ins("184127645108946"),
+    );
+    convert(
+        &mut reg,
+        &Msg::t10("C", "B", "IPP1").with_ins("184127645108946"),
+    );
+    delete(&mut reg, "C", "IPP1", "del-C");
+    convert(&mut reg, &Msg::t02("OTHER", "IPP2"));
+    delete(&mut reg, "NEVER-SEEN", "IPP1", "del-N");
+
+    let by_ipp = reg.documents_for_patient("IPP1").unwrap();
+    assert_eq!(
+        by_ipp.len(),
+        2,
+        "one chain and one unknown deletion: {by_ipp:#?}"
+    );
+    let chain = &by_ipp[0];
+    assert_eq!(chain.set_id.as_deref(), Some(derived_set_id("A").as_str()));
+    let kinds: Vec<(EventKind, &str)> = chain
+        .events
+        .iter()
+        .map(|e| (e.kind, e.source_id.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::Original, "A"),
+            (EventKind::Replacement, "B"),
+            (EventKind::Replacement, "C"),
+            (EventKind::Deletion, "C"),
+        ]
+    );
+    assert_eq!(chain.current(), None, "the latest version was deleted");
+    assert_eq!(chain.latest().map(|d| d.source_id.as_str()), Some("C"));
+    let tomb = &by_ipp[1];
+    assert_eq!(tomb.set_id, None);
+    assert!(tomb.versions.is_empty());
+    assert_eq!(tomb.events[0].source_id, "NEVER-SEEN");
+
+    // The INS finds the same chain (documents only carry it, the tombstone was sent without).
+    let by_ins = reg.documents_for_patient("184127645108946").unwrap();
+    assert_eq!(by_ins.len(), 1);
+    assert_eq!(by_ins[0], *chain);
+    assert_eq!(reg.documents_for_patient("IPP2").unwrap().len(), 1);
+    assert!(reg.documents_for_patient("NOBODY").unwrap().is_empty());
+    assert_eq!(reg.all_documents().unwrap().len(), 3);
+}
+
+#[test]
+fn resent_message_with_other_bytes_updates_the_row_in_place() {
+    let (_dir, path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("A", "IPP1"));
+    convert(&mut reg, &Msg::t10("B", "A", "IPP1"));
+    // B sent again with different bytes (a new MSH-10, a corrected text): same place in the chain.
+    let (pos, r) = convert(&mut reg, &Msg::t10("B", "A", "IPP1").with_hash("hash-B-2"));
+    assert_eq!(pos.recorded.as_ref().map(|d| d.version), Some(2));
+    assert_eq!(r.change, Change::Updated);
+    assert_eq!(
+        (r.document.version, r.document.status),
+        (2, DocumentStatus::Current)
+    );
+    assert_eq!(r.document.message_hash, "hash-B-2");
+    let events = &reg.documents_for_patient("IPP1").unwrap()[0].events;
+    assert_eq!(events.last().map(|e| e.kind), Some(EventKind::Update));
+    // A replaced version sent again stays replaced, at its version.
+    let (_, r) = convert(&mut reg, &Msg::t02("A", "IPP1").with_hash("hash-A-2"));
+    assert_eq!(
+        (r.document.version, r.document.status),
+        (1, DocumentStatus::Replaced)
+    );
+    assert_eq!(check_invariants(&path), Vec::<String>::new());
+}
+
+#[test]
+fn rerun_of_a_replaced_replacement_keeps_its_version() {
+    let (_dir, _path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("A", "IPP1"));
+    convert(&mut reg, &Msg::t10("B", "A", "IPP1"));
+    convert(&mut reg, &Msg::t10("C", "B", "IPP1"));
+    // Converting B again must write the same CDA: same setId, same version 2 (not 4).
+    let pos = reg.chain_position("B", Some("A")).unwrap();
+    assert_eq!(
+        (pos.set_id.as_deref(), pos.version),
+        (Some(derived_set_id("A").as_str()), 2)
+    );
+    assert!(pos.parent.is_some() && pos.recorded.is_some());
+}
+
+#[test]
+fn stale_chain_position_is_refused_and_leaves_nothing_behind() {
+    let (_dir, path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("A", "IPP1"));
+    let outcome = reg.transaction(|tx| -> Result<_, RegistryError> {
+        // Two replacements of A looked up before either is recorded (parallel workers).
+        let stale = tx.chain_position("C", Some("A"))?;
+        convert_in(tx, &Msg::t10("B", "A", "IPP1"))?;
+        let conflict = tx.record_converted(&dmpfeed::registry::NewDocument {
+            source_id: "C",
+            parent_source_id: Some("A"),
+            cda_id: "cda-C",
+            set_id: stale.set_id.as_deref().unwrap(),
+            version: stale.version,
+            ipp: Some("IPP1"),
+            ins: None,
+            output_path: "documents/C.xml",
+            source: "in#3",
+            message_hash: "hash-C",
+            event: "MDM^T10",
+        });
+        let Err(RegistryError::ChainConflict {
+            taken_by, version, ..
+        }) = conflict
+        else {
+            panic!("expected a chain conflict, got {conflict:?}");
+        };
+        assert_eq!((taken_by.as_str(), version), ("B", 2));
+        assert_eq!(tx.find_document("C")?, None, "the refused write left a row");
+        // Looked up again, C goes after B, in the same transaction.
+        let (pos, r) = convert_in(tx, &Msg::t10("C", "A", "IPP1"))?;
+        assert_eq!(pos.version, 3);
+        Ok(r)
+    });
+    assert_eq!(outcome.unwrap().document.status, DocumentStatus::Current);
+    assert_eq!(check_invariants(&path), Vec::<String>::new());
+    let events: usize = reg.documents_for_patient("IPP1").unwrap()[0].events.len();
+    assert_eq!(events, 3, "A, B, C: no event from the refused write");
+}
+
+#[test]
+fn failed_batch_commits_nothing() {
+    let (_dir, _path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("A", "IPP1"));
+    let r: Result<(), Box<dyn std::error::Error>> = reg.transaction(|tx| {
+        convert_in(tx, &Msg::t10("B", "A", "IPP1"))?;
+        convert_in(tx, &Msg::t02("Z", "IPP1"))?;
+        Err("the pipeline could not write its report".into())
+    });
+    assert!(r.is_err());
+    let s = states(&reg);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s["A"].2, DocumentStatus::Current);
+}
+
+#[test]
+fn batch_sees_its_own_uncommitted_writes_and_readers_do_not() {
+    let (_dir, path, mut reg) = fresh();
+    let reader = RegistryReader::open(&path).unwrap();
+    reg.transaction(|tx| -> Result<(), RegistryError> {
+        convert_in(tx, &Msg::t02("A", "IPP1"))?;
+        // The T10 in the same batch builds on the T02 not yet committed.
+        let (pos, _) = convert_in(tx, &Msg::t10("B", "A", "IPP1"))?;
+        assert_eq!(pos.version, 2);
+        assert!(pos.parent.is_some());
+        assert_eq!(
+            reader.find_document("A")?,
+            None,
+            "reader saw an uncommitted row"
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert!(reader.find_document("B").unwrap().is_some());
+}
+
+#[test]
+fn registry_survives_reopening() {
+    let (dir, path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("A", "IPP1"));
+    drop(reg);
+    let mut reg = Registry::open(&path).unwrap();
+    let (pos, _) = convert(&mut reg, &Msg::t10("B", "A", "IPP1"));
+    assert_eq!(pos.version, 2);
+    drop(reg);
+    // Nobody writing, WAL files gone: a reader still opens it.
+    let reader = RegistryReader::open(&path).unwrap();
+    assert_eq!(states(&reader).len(), 2);
+    assert_eq!(reader.integrity_check().unwrap(), Vec::<String>::new());
+    drop(dir);
+}
+
+#[test]
+fn reader_refuses_a_missing_registry_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    let e = RegistryReader::open(&path).unwrap_err();
+    assert!(matches!(e, RegistryError::Missing { .. }), "{e}");
+    assert!(e.to_string().contains("registry.sqlite"), "{e}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_foreign_database_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE other (x INTEGER)")
+            .unwrap();
+    }
+    let e = Registry::open(&path).unwrap_err();
+    assert!(matches!(e, RegistryError::Foreign { .. }), "{e}");
+    let e = RegistryReader::open(&path).unwrap_err();
+    assert!(matches!(e, RegistryError::Foreign { .. }), "{e}");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete", "the foreign database was switched to WAL");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    std::fs::write(
+        &path,
+        b"MSH|^~\\&|not a database at all, just some bytes long enough",
+    )
+    .unwrap();
+    let e = Registry::open(&path).unwrap_err();
+    assert!(e.to_string().contains("registry.sqlite"), "{e}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let (_dir, path, reg) = fresh();
+    drop(reg);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES (99, 'later')",
+            [],
+        )
+        .unwrap();
+    }
+    for e in [
+        Registry::open(&path).unwrap_err(),
+        RegistryReader::open(&path).unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, RegistryError::SchemaTooNew { found: 99, .. }),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn new_registry_is_wal_with_schema_v1() {
+    let (_dir, path, reg) = fresh();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let v: i64 = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1);
+    drop(reg);
+}
+
+#[test]
+fn reader_sees_whole_batches_while_the_writer_commits() {
+    let (_dir, path, mut reg) = fresh();
+    const BATCHES: usize = 60;
+    const PER_BATCH: usize = 25;
+    let writer = std::thread::spawn(move || {
+        for b in 0..BATCHES {
+            reg.transaction(|tx| -> Result<(), RegistryError> {
+                for i in 0..PER_BATCH {
+                    // Each batch: one chain A → B → C … of PER_BATCH versions.
+                    let id = format!("b{b}-{i}");
+                    let m = if i == 0 {
+                        Msg::t02(&id, "IPP1")
+                    } else {
+                        Msg::t10(&id, &format!("b{b}-{}", i - 1), "IPP1")
+                    };
+                    convert_in(tx, &m)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+    });
+    let reader = RegistryReader::open(&path).unwrap();
+    let mut last = 0;
+    let mut observations = 0;
+    while !writer.is_finished() || observations == 0 {
+        let histories = reader.all_documents().unwrap();
+        let rows: usize = histories.iter().map(|h| h.versions.len()).sum();
+        assert_eq!(rows % PER_BATCH, 0, "reader saw half a batch: {rows} rows");
+        assert!(rows >= last, "rows went backwards");
+        for h in &histories {
+            let current = h
+                .versions
+                .iter()
+                .filter(|v| v.status == DocumentStatus::Current);
+            assert_eq!(current.count(), 1, "{h:#?}");
+        }
+        last = rows;
+        observations += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(states(&reader).len(), BATCHES * PER_BATCH);
+    assert_eq!(check_invariants(&path), Vec::<String>::new());
+}
+
+#[test]
+fn parallel_workers_and_one_writer_end_as_a_sequential_run() {
+    // 30 chains of 6 versions, interleaved in input order (every T02, then every first T10, …).
+    let messages: Vec<Msg> = (1..=6)
+        .flat_map(|v| {
+            (0..30).map(move |c| {
+                let id = format!("c{c}-v{v}");
+                let ipp = format!("IPP{}", c % 4);
+                if v == 1 {
+                    Msg::t02(&id, &ipp)
+                } else {
+                    Msg::t10(&id, &format!("c{c}-v{}", v - 1), &ipp)
+                }
+            })
+        })
+        .collect();
+
+    let (_d1, _p1, mut sequential) = fresh();
+    for m in &messages {
+        convert(&mut sequential, m);
+    }
+
+    // Bulk: workers look the chain up on read-only connections (possibly before the parent is
+    // committed) and "convert"; one writer records in input order, in batches, checking each
+    // worker's look-up against its own inside the transaction.
+    let (_d2, path, mut reg) = fresh();
+    let (work_tx, work_rx) = crossbeam_channel::unbounded::<(usize, Msg)>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+    for (i, m) in messages.iter().enumerate() {
+        work_tx.send((i, m.clone())).unwrap();
+    }
+    drop(work_tx);
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (rx, tx, path) = (work_rx.clone(), done_tx.clone(), path.clone());
+            std::thread::spawn(move || {
+                let reader = RegistryReader::open(&path).unwrap();
+                for (i, m) in rx {
+                    let pos = reader
+                        .chain_position(&m.source_id, m.parent.as_deref())
+                        .unwrap();
+                    // Uneven conversion times, so that messages finish out of order.
+                    let micros = ((i * 7 + w) % 5) as u64 * 200;
+                    std::thread::sleep(std::time::Duration::from_micros(micros));
+                    tx.send((i, m, pos)).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(done_tx);
+    let mut pending = std::collections::BTreeMap::new();
+    let mut next = 0;
+    let mut reconverted = 0;
+    for (i, m, pos) in done_rx {
+        pending.insert(i, (m, pos));
+        let mut ready = Vec::new();
+        while let Some(item) = pending.remove(&next) {
+            ready.push(item);
+            next += 1;
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        reg.transaction(|tx| -> Result<(), RegistryError> {
+            for (m, worker_pos) in &ready {
+                let pos = tx.chain_position(&m.source_id, m.parent.as_deref())?;
+                if !pos.same_place(worker_pos) {
+                    reconverted += 1; // the pipeline converts the message again at `pos`
+                }
+                registry_common::record_at(tx, m, &pos)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(next, messages.len());
+    assert_eq!(states(&reg), states(&sequential));
+    assert_eq!(check_invariants(&path), Vec::<String>::new());
+    eprintln!(
+        "{reconverted} of {} messages converted again after a stale look-up",
+        messages.len()
+    );
+}
