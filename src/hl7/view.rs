@@ -41,7 +41,7 @@ impl<'a> Message<'a> {
         while start < bytes.len() {
             let end = memchr2(b'\r', b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
             let line = &bytes[start..end];
-            if !line.iter().all(|b| matches!(b, b' ' | b'\t')) {
+            if !is_blank_line(&text[start..end]) {
                 check_segment_id(line, delims.field, start, segments.len() + 1)?;
                 segments.push((start, end));
             }
@@ -140,6 +140,14 @@ impl<'a> Message<'a> {
     }
 }
 
+/// A line of nothing but blanks is not a segment: spaces and tabs (trailing spaces between
+/// messages are common), NUL and 0x1C padding left by MLLP senders, and a byte order mark.
+/// The framing skips the same bytes between messages ([`super::framing`]).
+fn is_blank_line(line: &str) -> bool {
+    line.chars()
+        .all(|c| matches!(c, ' ' | '\t' | '\0' | '\u{1c}' | '\u{feff}'))
+}
+
 fn check_segment_id(line: &[u8], field: u8, offset: usize, n: usize) -> Result<(), Hl7Error> {
     let id_ok = line.len() >= 3
         && line[..3]
@@ -194,6 +202,10 @@ impl<'a> Segment<'a> {
         let skip = if self.is_msh() {
             4 + self.encoding_characters().len() + 1
         } else {
+            // `ZZZ   `: a segment id followed by trailing spaces only has no field at all.
+            if self.raw.as_bytes().get(3) != Some(&self.syntax.delims.field) {
+                return None;
+            }
             4
         };
         self.raw.get(skip..)
@@ -610,6 +622,23 @@ OBX|3|ED|||^application^pdf^Base64^JVBERi0=||||||F\n";
         assert_eq!(pid.field_count(), 1);
         assert!(pid.field(1).unwrap().is_empty());
         assert_eq!(m.msh().field_count(), 2);
+    }
+
+    #[test]
+    fn nul_fs_and_bom_lines_are_blank_not_segments() {
+        let m = parse("MSH|^~\\&|A\r\0\0\r\u{1c}\r\u{feff}\rPID|1\r");
+        let ids: Vec<_> = m.segments().map(|s| s.id()).collect();
+        assert_eq!(ids, ["MSH", "PID"]);
+    }
+
+    #[test]
+    fn segment_id_then_trailing_spaces_has_no_field() {
+        // Found by the differential test against tests/reference/hl7_chapter2.py: the byte after
+        // the id was taken for the field separator, so `ZZZ   ` had a field 1 of two spaces.
+        let m = parse("MSH|^~\\&|A\rZZZ   \rPID|1");
+        let z = m.segment("ZZZ").unwrap();
+        assert_eq!(z.field_count(), 0);
+        assert!(z.field(1).is_none());
     }
 
     #[test]
