@@ -75,7 +75,9 @@ pub fn field_json(field: &Field<'_>) -> serde_json::Value {
     serde_json::json!(reps)
 }
 
-fn write_json(out: &mut dyn Write, source: &str, msg: &Message<'_>) -> std::io::Result<()> {
+/// Writes one message as the JSON Lines object CONTRACT.md describes (also driven by the `reader`
+/// fuzz target).
+pub fn write_json(out: &mut dyn Write, source: &str, msg: &Message<'_>) -> std::io::Result<()> {
     let segments = msg
         .segments()
         .map(|seg| {

@@ -154,7 +154,16 @@ fn check_segment_id(line: &[u8], field: u8, offset: usize, n: usize) -> Result<(
             .iter()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && (line.len() == 3 || line[3] == field || line[3..].iter().all(|b| *b == b' '));
-    if id_ok {
+    // MSH-1 *is* the byte after the id: an MSH without it has no MSH-1 or MSH-2 to read (a bare
+    // `MSH` line inside a message; found by the `reader` fuzz target, which it made panic).
+    let msh_without_separator = line.starts_with(b"MSH") && line.get(3) != Some(&field);
+    if msh_without_separator {
+        Err(Hl7Error::syntax(
+            offset,
+            Some(&format!("segment {n}")),
+            format!("segment {n} is an MSH without its field separator (MSH-1)"),
+        ))
+    } else if id_ok {
         Ok(())
     } else {
         let shown: String = String::from_utf8_lossy(&line[..line.len().min(12)]).into();
@@ -216,7 +225,7 @@ impl<'a> Segment<'a> {
     pub fn field(&self, n: usize) -> Option<Field<'a>> {
         match (n, self.is_msh()) {
             (0, _) => None,
-            (1, true) => Some(self.opaque(&self.raw[3..4])),
+            (1, true) => self.raw.get(3..4).map(|sep| self.opaque(sep)),
             (2, true) => Some(self.opaque(self.encoding_characters())),
             (n, true) => self.split_fields().nth(n - 3),
             (n, false) => self.split_fields().nth(n - 1),
@@ -225,11 +234,8 @@ impl<'a> Segment<'a> {
 
     /// The fields from 1 on (for MSH: MSH-1, MSH-2, MSH-3, …).
     pub fn fields(&self) -> impl Iterator<Item = Field<'a>> + 'a {
-        let head = if self.is_msh() {
-            vec![
-                self.opaque(&self.raw[3..4]),
-                self.opaque(self.encoding_characters()),
-            ]
+        let head = if let (true, Some(sep)) = (self.is_msh(), self.raw.get(3..4)) {
+            vec![self.opaque(sep), self.opaque(self.encoding_characters())]
         } else {
             Vec::new()
         };
@@ -242,7 +248,8 @@ impl<'a> Segment<'a> {
     }
 
     fn encoding_characters(&self) -> &'a str {
-        let after = &self.raw[4..];
+        // `get`: never panics, even on a view built around `Message::parse`'s checks.
+        let after = self.raw.get(4..).unwrap_or("");
         let len = memchr(self.syntax.delims.field, after.as_bytes()).unwrap_or(after.len());
         &after[..len]
     }
@@ -639,6 +646,23 @@ OBX|3|ED|||^application^pdf^Base64^JVBERi0=||||||F\n";
         let z = m.segment("ZZZ").unwrap();
         assert_eq!(z.field_count(), 0);
         assert!(z.field(1).is_none());
+    }
+
+    #[test]
+    fn bare_msh_line_inside_a_message_is_a_syntax_error_not_a_panic() {
+        // fuzz/regressions/reader-bare-msh-segment: `MSH` alone on a line is not a message start
+        // (no MSH-1), so the framing keeps it inside the message, where reading MSH-1 panicked.
+        for text in ["MSH|^~\\&|A\rPID|1\rMSH\rPID|2", "MSH|^~\\&|A\rMSH   \r"] {
+            let e = Message::parse(text, Charset::Utf8).unwrap_err();
+            assert_eq!(
+                e.path.as_deref(),
+                Some(if text.contains("PID|2") {
+                    "segment 3"
+                } else {
+                    "segment 2"
+                })
+            );
+        }
     }
 
     #[test]

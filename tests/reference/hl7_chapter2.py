@@ -309,10 +309,12 @@ def segment_json(line, n, field, encoding, chars, charset):
         raise NotReadable("segment %d: no segment id" % n)
     after = line[3:]
     if seg_id == "MSH":
-        rest = after[1 + len(encoding):]  # after "|^~\&"
-        fields = [[[[field]]], [[[encoding]]]]
-        if rest.startswith(field):
-            fields += [field_json(f, chars, field, charset) for f in rest[1:].split(field)]
+        # MSH-1 is the byte after the id, MSH-2 the encoding characters up to the next separator.
+        if not after.startswith(field):
+            raise NotReadable("segment %d: MSH without its field separator" % n)
+        pieces = after[1:].split(field)
+        fields = [[[[field]]], [[[pieces[0]]]]]
+        fields += [field_json(f, chars, field, charset) for f in pieces[1:]]
         return [seg_id] + fields
     if after.strip(" ") == "":
         return [seg_id]  # no field at all (trailing spaces tolerated)
