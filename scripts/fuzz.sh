@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of the HL7v2 reader for SECONDS each (default 600), one after the other
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# Runs the fuzz targets of the HL7v2 reader (all by default) for SECONDS each (default 600), one after the other
 # (libFuzzer, one job: the machine is shared). Idempotent: installs cargo-fuzz when missing, keeps the
 # growing corpora in fuzz/corpus/ (not in git) seeded from fuzz/seeds/.
 #
@@ -17,7 +18,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 
-targets=(reader framing_chunks)
+targets=("${@:2}")
+[ ${#targets[@]} -gt 0 ] || targets=(reader framing_chunks)
 for target in "${targets[@]}"; do
     mkdir -p "fuzz/corpus/$target"
     echo "== fuzzing $target for ${seconds}s"

@@ -303,7 +303,7 @@ def field_json(raw, chars, field, charset):
     ]
 
 
-def segment_json(line, n, field, encoding, chars, charset):
+def segment_json(line, n, field, chars, charset):
     seg_id = line[:3]
     if len(seg_id) < 3 or any(not (c.isascii() and (c.isupper() or c.isdigit())) for c in seg_id):
         raise NotReadable("segment %d: no segment id" % n)
@@ -324,13 +324,13 @@ def segment_json(line, n, field, encoding, chars, charset):
 
 
 def read_message(lines):
-    field, encoding, chars = delimiters(lines[0])
+    field, _, chars = delimiters(lines[0])
     charset, text_lines = decode_lines(lines)
     segments = []
     for line in text_lines:
         if all(c in " \t\x00\x1c\ufeff" for c in line):
             continue  # a blank line is not a segment
-        segments.append(segment_json(line, len(segments) + 1, field, encoding, chars, charset))
+        segments.append(segment_json(line, len(segments) + 1, field, chars, charset))
     return charset, segments
 
 
