@@ -7,8 +7,11 @@
 //! * Batches (HL7 v2.5 ch. 2.10.3): `FHS`/`BHS` … `BTS`/`FTS`. The envelope is not a message.
 //! * Plain messages one after another, each starting at `MSH`.
 //!
-//! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace and stray
-//! `0x1C 0x0D` between messages are skipped. Bytes that are not a message (no `MSH`) become a frame
+//! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace, NUL padding
+//! and stray `0x1C 0x0D` between messages are skipped. A `0x0B`, which can never be data, starts an
+//! MLLP block wherever it is: it ends the plain message in progress, and an MLLP block it interrupts
+//! (its `0x1C` was lost) is reported [`FrameDefect::UnterminatedMllp`]. Outside a block, a `0x1C`
+//! inside a line is data. Bytes that are not a message (no `MSH`) become a frame
 //! of their own with [`FrameDefect::NotHl7`], so nothing is silently dropped.
 //!
 //! A plain message is complete when the next message (or envelope segment) starts, at the end of
