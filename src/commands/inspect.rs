@@ -23,9 +23,11 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         let result = match frame.defect {
             Some(d) => Err(format!("not a message: {d:?}")),
             None => hl7::decode(frame.bytes)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.with_message_index(i + 1).to_string())
                 .and_then(|decoded| {
-                    let msg = decoded.parse().map_err(|e| e.to_string())?;
+                    let msg = decoded
+                        .parse()
+                        .map_err(|e| e.with_message_index(i + 1).to_string())?;
                     if args.json {
                         write_json(out, &source, &msg).map_err(|e| e.to_string())
                     } else {
@@ -75,7 +77,9 @@ pub fn field_json(field: &Field<'_>) -> serde_json::Value {
     serde_json::json!(reps)
 }
 
-fn write_json(out: &mut dyn Write, source: &str, msg: &Message<'_>) -> std::io::Result<()> {
+/// Writes one message as the JSON Lines object CONTRACT.md describes (also driven by the `reader`
+/// fuzz target).
+pub fn write_json(out: &mut dyn Write, source: &str, msg: &Message<'_>) -> std::io::Result<()> {
     let segments = msg
         .segments()
         .map(|seg| {

@@ -9,6 +9,7 @@
 
 use super::delimiters::Delimiters;
 use super::error::Hl7Error;
+use super::path::Path;
 use memchr::memchr2;
 use std::borrow::Cow;
 
@@ -99,71 +100,96 @@ pub struct Decoded<'a> {
     pub charset: Charset,
     /// True when MSH-18 was empty and the bytes were not UTF-8, so Latin-1 was assumed.
     pub assumed: bool,
+    /// Bytes of the input before `text` (a UTF-8 byte order mark), for [`Decoded::input_offset`].
+    pub skipped: usize,
+}
+
+impl Decoded<'_> {
+    /// The offset in the original bytes of byte `text_offset` of the decoded text: errors found
+    /// in the text say where they are in what the sender sent. Latin-1 and Latin-9 take one byte
+    /// per character, which is how a transcoded (owned) text maps back.
+    pub fn input_offset(&self, text_offset: usize) -> usize {
+        let in_body = match &self.text {
+            Cow::Borrowed(_) => text_offset,
+            Cow::Owned(t) => t
+                .get(..text_offset)
+                .map_or(text_offset, |prefix| prefix.chars().count()),
+        };
+        self.skipped + in_body
+    }
 }
 
 /// Reads MSH-18 from the raw bytes and decodes the whole message.
 ///
-/// The MSH segment is read as ASCII, which every accepted charset is a superset of.
-pub fn decode(raw: &[u8]) -> Result<Decoded<'_>, Hl7Error> {
-    let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
-    let declared = declared_charset(raw)?;
-    let decoded = match declared {
-        Some(Charset::Utf8) => Decoded {
-            text: Cow::Borrowed(utf8(raw)?),
-            charset: Charset::Utf8,
-            assumed: false,
-        },
+/// The MSH segment is read as ASCII, which every accepted charset is a superset of. Error
+/// offsets are in `input`; a byte that does not decode is named by its HL7 path (`PID-5.2`).
+pub fn decode(input: &[u8]) -> Result<Decoded<'_>, Hl7Error> {
+    let skipped = if input.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let raw = &input[skipped..];
+    let shift = |mut e: Hl7Error| {
+        e.offset += skipped;
+        e
+    };
+    let declared = declared_charset(raw).map_err(shift)?;
+    let decoded = |text, charset, assumed| Decoded {
+        text,
+        charset,
+        assumed,
+        skipped,
+    };
+    Ok(match declared {
+        Some(Charset::Utf8) => decoded(
+            Cow::Borrowed(utf8(raw).map_err(shift)?),
+            Charset::Utf8,
+            false,
+        ),
         Some(Charset::Ascii) => {
             if let Some(at) = raw.iter().position(|b| !b.is_ascii()) {
-                return Err(Hl7Error::charset(
-                    at,
-                    format!("byte 0x{:02X} is not ASCII, as MSH-18 declares", raw[at]),
-                ));
+                return Err(shift(invalid_byte(raw, at, "ASCII")));
             }
-            Decoded {
-                // SAFETY-free: ASCII is UTF-8.
-                text: Cow::Borrowed(std::str::from_utf8(raw).expect("ASCII is UTF-8")),
-                charset: Charset::Ascii,
-                assumed: false,
-            }
+            // ASCII is UTF-8: this cannot fail, and is not unwrapped.
+            let text = std::str::from_utf8(raw)
+                .map_err(|e| shift(invalid_byte(raw, e.valid_up_to(), "ASCII")))?;
+            decoded(Cow::Borrowed(text), Charset::Ascii, false)
         }
-        Some(Charset::Latin1) => Decoded {
-            text: encoding_rs::mem::decode_latin1(raw),
-            charset: Charset::Latin1,
-            assumed: false,
-        },
-        Some(Charset::Latin9) => Decoded {
-            text: encoding_rs::ISO_8859_15.decode_without_bom_handling(raw).0,
-            charset: Charset::Latin9,
-            assumed: false,
-        },
+        Some(Charset::Latin1) => {
+            decoded(encoding_rs::mem::decode_latin1(raw), Charset::Latin1, false)
+        }
+        Some(Charset::Latin9) => decoded(
+            encoding_rs::ISO_8859_15.decode_without_bom_handling(raw).0,
+            Charset::Latin9,
+            false,
+        ),
         None => match std::str::from_utf8(raw) {
-            Ok(s) => Decoded {
-                text: Cow::Borrowed(s),
-                charset: Charset::Utf8,
-                assumed: false,
-            },
-            Err(_) => Decoded {
-                text: encoding_rs::mem::decode_latin1(raw),
-                charset: Charset::Latin1,
-                assumed: true,
-            },
+            Ok(s) => decoded(Cow::Borrowed(s), Charset::Utf8, false),
+            Err(_) => decoded(encoding_rs::mem::decode_latin1(raw), Charset::Latin1, true),
         },
-    };
-    Ok(decoded)
+    })
 }
 
 fn utf8(raw: &[u8]) -> Result<&str, Hl7Error> {
-    std::str::from_utf8(raw).map_err(|e| {
-        let at = e.valid_up_to();
-        Hl7Error::charset(
-            at,
-            format!(
-                "byte 0x{:02X} is not valid UTF-8, as MSH-18 declares",
-                raw[at]
-            ),
-        )
-    })
+    std::str::from_utf8(raw).map_err(|e| invalid_byte(raw, e.valid_up_to(), "UTF-8"))
+}
+
+/// A byte not valid in the declared charset, named by where it is (`PID-5.2`) when that can be
+/// read, else by the declaration (`MSH-18`).
+fn invalid_byte(raw: &[u8], at: usize, charset: &str) -> Hl7Error {
+    let byte = raw.get(at).copied().unwrap_or(0);
+    let mut e = Hl7Error::charset(
+        at,
+        format!("byte 0x{byte:02X} is not valid {charset}, as MSH-18 declares"),
+    );
+    let place = Delimiters::from_msh(raw)
+        .ok()
+        .and_then(|(d, _)| Path::locate(raw, &d, at));
+    if let Some(place) = place {
+        e.path = Some(place.to_string());
+    }
+    e
 }
 
 /// The charset MSH-18 declares (first repetition), `None` when the field is absent or empty.
@@ -226,6 +252,24 @@ mod tests {
         let e = decode(&raw).unwrap_err();
         assert_eq!(e.code(), crate::reason::ReasonCode::Hl7Charset);
         assert_eq!(e.offset, msh("UNICODE UTF-8").len() + 1);
+    }
+
+    #[test]
+    fn invalid_byte_is_named_by_its_hl7_path() {
+        let raw = b"MSH|^~\\&|A|B|C|D|20240101||MDM^T02|1|P|2.6|||||FRA|UNICODE UTF-8\rPID|||1||NOM^H\xE9l\xE8ne\r";
+        let e = decode(raw).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("PID-5.2"));
+        assert_eq!(raw[e.offset], 0xE9);
+        assert!(e.reason.contains("MSH-18"), "{}", e.reason);
+    }
+
+    #[test]
+    fn offsets_count_a_byte_order_mark() {
+        let raw =
+            b"\xEF\xBB\xBFMSH|^~\\&|A|B|C|D|20240101||MDM^T02|1|P|2.6|||||FRA|ASCII\rPID|\xE9";
+        let e = decode(raw).unwrap_err();
+        assert_eq!(raw[e.offset], 0xE9);
+        assert_eq!(e.path.as_deref(), Some("PID-1"));
     }
 
     #[test]

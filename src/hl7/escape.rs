@@ -170,6 +170,24 @@ mod tests {
     }
 
     #[test]
+    fn unescape_allocates_only_when_an_escape_is_there() {
+        let d = Delimiters::default();
+        assert!(matches!(
+            unescape("Hélène Œuvray", &d, Charset::Utf8),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            unescape(r"a\F\b", &d, Charset::Utf8),
+            Cow::Owned(_)
+        ));
+        let (none, _) = Delimiters::from_msh(b"MSH|^~|").unwrap();
+        assert!(matches!(
+            unescape(r"a\F\b", &none, Charset::Utf8),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
     fn escape_borrows_plain_text() {
         assert!(matches!(
             escape("Hélène", &Delimiters::default()),

@@ -7,8 +7,11 @@
 //! * Batches (HL7 v2.5 ch. 2.10.3): `FHS`/`BHS` … `BTS`/`FTS`. The envelope is not a message.
 //! * Plain messages one after another, each starting at `MSH`.
 //!
-//! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace and stray
-//! `0x1C 0x0D` between messages are skipped. Bytes that are not a message (no `MSH`) become a frame
+//! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace, NUL padding
+//! and stray `0x1C 0x0D` between messages are skipped. A `0x0B`, which can never be data, starts an
+//! MLLP block wherever it is: it ends the plain message in progress, and an MLLP block it interrupts
+//! (its `0x1C` was lost) is reported [`FrameDefect::UnterminatedMllp`]. Outside a block, a `0x1C`
+//! inside a line is data. Bytes that are not a message (no `MSH`) become a frame
 //! of their own with [`FrameDefect::NotHl7`], so nothing is silently dropped.
 //!
 //! A plain message is complete when the next message (or envelope segment) starts, at the end of
@@ -19,7 +22,7 @@
 //! for streams (any chunking gives the same frames); [`frames`] walks a complete slice without
 //! copying.
 
-use memchr::{memchr, memchr2, memchr3};
+use memchr::{memchr2, memchr3};
 use std::collections::VecDeque;
 
 const VT: u8 = 0x0B; // MLLP start block
@@ -133,7 +136,12 @@ impl Scanner {
                         Head::Other => self.state = State::Junk { start: p, scan: p },
                     }
                 }
-                State::Envelope { scan } => match memchr2(b'\r', b'\n', &buf[scan..]) {
+                State::Envelope { scan } => match memchr3(b'\r', b'\n', VT, &buf[scan..]) {
+                    // A 0x0B cannot be data: it starts an MLLP block wherever it is.
+                    Some(i) if buf[scan + i] == VT => {
+                        self.pos = scan + i;
+                        self.state = State::Between;
+                    }
                     Some(i) => {
                         self.pos = scan + i + 1;
                         self.state = State::Between;
@@ -147,7 +155,21 @@ impl Scanner {
                         return None;
                     }
                 },
-                State::Mllp { start, scan } => match memchr(FS, &buf[scan..]) {
+                State::Mllp { start, scan } => match memchr2(FS, VT, &buf[scan..]) {
+                    Some(i) if buf[scan + i] == VT => {
+                        // A new block starts before this one ended: its end marker was lost, so
+                        // its content may be cut short (MLLP, HL7 v2 Appendix C).
+                        let end = scan + i;
+                        self.pos = end;
+                        self.state = State::Between;
+                        return Some(Span {
+                            start: start + 1,
+                            end,
+                            framing: Framing::Mllp,
+                            defect: Some(FrameDefect::UnterminatedMllp),
+                            mllp_block: false,
+                        });
+                    }
                     Some(i) => {
                         let end = scan + i;
                         self.pos = end + 1;
@@ -181,11 +203,9 @@ impl Scanner {
                 },
                 State::Message { start, scan } | State::Junk { start, scan } => {
                     let junk = matches!(self.state, State::Junk { .. });
-                    let found = if junk {
-                        memchr3(b'\r', b'\n', VT, &buf[scan..])
-                    } else {
-                        memchr2(b'\r', b'\n', &buf[scan..])
-                    };
+                    // Segment terminators end a line; a 0x0B, which cannot be data, starts an
+                    // MLLP block wherever it is and so ends the message (or junk) in progress.
+                    let found = memchr3(b'\r', b'\n', VT, &buf[scan..]);
                     let (end, next) = match found {
                         Some(i) if buf[scan + i] == VT => (scan + i, scan + i),
                         Some(i) => {
@@ -799,6 +819,38 @@ mod tests {
         assert_eq!(got[0].2, Some(FrameDefect::NotHl7));
         assert_eq!(got[1].2, Some(FrameDefect::NotHl7));
         assert_eq!(got[2].2, None);
+    }
+
+    #[test]
+    fn vt_inside_a_plain_message_starts_an_mllp_block() {
+        // 0x0B is never data: a plain message ends where an MLLP block starts, even mid-line.
+        let input = [&b"MSH|^~\\&|A\rPID|1"[..], &mllp(M2)].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [&b"MSH|^~\\&|A\rPID|1"[..], M2]);
+        assert_eq!(got[0].2, None);
+    }
+
+    #[test]
+    fn vt_inside_an_mllp_block_means_its_end_was_lost() {
+        let input = [vec![VT], M1.to_vec(), mllp(M2)].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2]);
+        assert_eq!(got[0].2, Some(FrameDefect::UnterminatedMllp));
+        assert_eq!(got[1].2, None);
+    }
+
+    #[test]
+    fn vt_inside_an_envelope_segment_starts_an_mllp_block() {
+        let input = [&b"BHS|^~\\&|A"[..], &mllp(M1)].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1]);
+    }
+
+    #[test]
+    fn nul_and_fs_padding_between_messages_is_skipped() {
+        let input = [M1, b"\0\0\r\x1c\r\n", M2].concat();
+        let got = assert_chunking_invariant(&input);
+        assert_eq!(bodies(&got), [M1, M2]);
     }
 
     #[test]

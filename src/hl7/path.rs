@@ -2,7 +2,9 @@
 //! `PID-3`, `PID-3(2).4.2`, `OBX[3]-5.5` — segment id, optional 1-based occurrence in brackets,
 //! field, optional repetition in parentheses, then component and subcomponent.
 
+use super::delimiters::Delimiters;
 use super::error::Hl7Error;
+use memchr::{memchr2, memrchr2};
 use nom::{
     IResult, Parser,
     bytes::complete::take_while_m_n,
@@ -36,6 +38,93 @@ impl Path {
             subcomponent: None,
         }
     }
+}
+
+impl Path {
+    /// The place of byte `offset` of a raw message (where a charset error was found, say), read
+    /// with its delimiters: `PID-5.2`, `OBX[2]-5`, `MSH-3`. `None` inside a segment id or outside
+    /// the message. Works on bytes, so that it can name a place in bytes that do not decode.
+    pub fn locate(raw: &[u8], delims: &Delimiters, offset: usize) -> Option<Path> {
+        if offset >= raw.len() {
+            return None;
+        }
+        let line_start = memrchr2(b'\r', b'\n', &raw[..offset]).map_or(0, |i| i + 1);
+        let line_end = memchr2(b'\r', b'\n', &raw[offset..]).map_or(raw.len(), |i| offset + i);
+        let line = &raw[line_start..line_end];
+        let at = offset - line_start;
+        let id = line.get(..3)?;
+        if at < 3
+            || !id
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return None;
+        }
+        let segment = std::str::from_utf8(id).ok()?.to_owned();
+        let occurrence = 1 + raw[..line_start]
+            .split(|&b| b == b'\r' || b == b'\n')
+            .filter(|l| l.get(..3) == Some(id) && l.get(3).is_none_or(|&b| b == delims.field))
+            .count();
+        // Field separators before the byte; for MSH the first one *is* MSH-1.
+        let seps = line[3..at].iter().filter(|&&b| b == delims.field).count();
+        let msh = id == b"MSH";
+        let field = if msh { seps + 1 } else { seps };
+        if field == 0 {
+            return None; // the separator after the id
+        }
+        if msh && field <= 2 {
+            return Some(Path {
+                segment,
+                occurrence,
+                ..Path::field("", field)
+            });
+        }
+        let field_start = line[..at]
+            .iter()
+            .rposition(|&b| b == delims.field)
+            .map_or(3, |i| i + 1);
+        let field_end = line[at..]
+            .iter()
+            .position(|&b| b == delims.field)
+            .map_or(line.len(), |i| at + i);
+        let (repetition, rep) = nth_part(
+            &line[field_start..field_end],
+            at - field_start,
+            delims.repetition,
+        );
+        let (component, comp) = nth_part(rep.0, rep.1, Some(delims.component));
+        let (subcomponent, _) = nth_part(comp.0, comp.1, delims.subcomponent);
+        // Components and subcomponents are named only where there are several.
+        let split = |b: &[u8], sep: Option<u8>| sep.is_some_and(|s| b.contains(&s));
+        let has_components = split(rep.0, Some(delims.component));
+        Some(Path {
+            segment,
+            occurrence,
+            field,
+            repetition,
+            component: has_components.then_some(component),
+            subcomponent: (has_components && split(comp.0, delims.subcomponent))
+                .then_some(subcomponent),
+        })
+    }
+}
+
+/// Which part (1-based) of `text`, split on `sep`, holds byte `at`; and that part with the
+/// position of `at` inside it.
+fn nth_part(text: &[u8], at: usize, sep: Option<u8>) -> (usize, (&[u8], usize)) {
+    let Some(sep) = sep else {
+        return (1, (text, at));
+    };
+    let start = text[..at]
+        .iter()
+        .rposition(|&b| b == sep)
+        .map_or(0, |i| i + 1);
+    let end = text[at..]
+        .iter()
+        .position(|&b| b == sep)
+        .map_or(text.len(), |i| at + i);
+    let n = 1 + text[..at].iter().filter(|&&b| b == sep).count();
+    (n, (&text[start..end], at - start))
 }
 
 fn positive(input: &str) -> IResult<&str, usize> {
@@ -114,6 +203,32 @@ mod tests {
                 assert_eq!(got.as_deref(), $expected);
             }
         )+};
+    }
+
+    macro_rules! locates {
+        ($($name:ident: $text:expr, $needle:expr => $expected:expr;)+) => {$(
+            #[test]
+            fn $name() {
+                let raw: &[u8] = $text;
+                let (d, _) = Delimiters::from_msh(raw).unwrap();
+                let at = raw.windows($needle.len()).position(|w| w == $needle).unwrap();
+                let got = Path::locate(raw, &d, at).map(|p| p.to_string());
+                assert_eq!(got.as_deref(), $expected);
+            }
+        )+};
+    }
+
+    const MSG: &[u8] = b"MSH|^~\\&|APP|FAC\rPID|1||IPP^^^CHU&1.2&ISO~NIR\\T\\X||NOM^Pr\xE9nom\rOBX|1\rOBX|2|TX|||l\xE0\r";
+
+    locates! {
+        locate_component: MSG, b"\xE9" => Some("PID-5.2");
+        locate_subcomponent: MSG, b"1.2" => Some("PID-3.4.2");
+        locate_repetition_without_components: MSG, b"NIR" => Some("PID-3(2)");
+        locate_segment_occurrence: MSG, b"\xE0" => Some("OBX[2]-5");
+        locate_msh_field: MSG, b"FAC" => Some("MSH-4");
+        locate_msh_1: MSG, b"|^~" => Some("MSH-1");
+        locate_msh_2: MSG, b"^~" => Some("MSH-2");
+        locate_segment_id_is_nowhere: MSG, b"PID" => None;
     }
 
     parses_to! {

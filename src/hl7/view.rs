@@ -41,7 +41,7 @@ impl<'a> Message<'a> {
         while start < bytes.len() {
             let end = memchr2(b'\r', b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
             let line = &bytes[start..end];
-            if !line.iter().all(|b| matches!(b, b' ' | b'\t')) {
+            if !is_blank_line(&text[start..end]) {
                 check_segment_id(line, delims.field, start, segments.len() + 1)?;
                 segments.push((start, end));
             }
@@ -140,13 +140,30 @@ impl<'a> Message<'a> {
     }
 }
 
+/// A line of nothing but blanks is not a segment: spaces and tabs (trailing spaces between
+/// messages are common), NUL and 0x1C padding left by MLLP senders, and a byte order mark.
+/// The framing skips the same bytes between messages ([`super::framing`]).
+fn is_blank_line(line: &str) -> bool {
+    line.chars()
+        .all(|c| matches!(c, ' ' | '\t' | '\0' | '\u{1c}' | '\u{feff}'))
+}
+
 fn check_segment_id(line: &[u8], field: u8, offset: usize, n: usize) -> Result<(), Hl7Error> {
     let id_ok = line.len() >= 3
         && line[..3]
             .iter()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         && (line.len() == 3 || line[3] == field || line[3..].iter().all(|b| *b == b' '));
-    if id_ok {
+    // MSH-1 *is* the byte after the id: an MSH without it has no MSH-1 or MSH-2 to read (a bare
+    // `MSH` line inside a message; found by the `reader` fuzz target, which it made panic).
+    let msh_without_separator = line.starts_with(b"MSH") && line.get(3) != Some(&field);
+    if msh_without_separator {
+        Err(Hl7Error::syntax(
+            offset,
+            Some(&format!("segment {n}")),
+            format!("segment {n} is an MSH without its field separator (MSH-1)"),
+        ))
+    } else if id_ok {
         Ok(())
     } else {
         let shown: String = String::from_utf8_lossy(&line[..line.len().min(12)]).into();
@@ -194,6 +211,10 @@ impl<'a> Segment<'a> {
         let skip = if self.is_msh() {
             4 + self.encoding_characters().len() + 1
         } else {
+            // `ZZZ   `: a segment id followed by trailing spaces only has no field at all.
+            if self.raw.as_bytes().get(3) != Some(&self.syntax.delims.field) {
+                return None;
+            }
             4
         };
         self.raw.get(skip..)
@@ -204,7 +225,7 @@ impl<'a> Segment<'a> {
     pub fn field(&self, n: usize) -> Option<Field<'a>> {
         match (n, self.is_msh()) {
             (0, _) => None,
-            (1, true) => Some(self.opaque(&self.raw[3..4])),
+            (1, true) => self.raw.get(3..4).map(|sep| self.opaque(sep)),
             (2, true) => Some(self.opaque(self.encoding_characters())),
             (n, true) => self.split_fields().nth(n - 3),
             (n, false) => self.split_fields().nth(n - 1),
@@ -213,11 +234,8 @@ impl<'a> Segment<'a> {
 
     /// The fields from 1 on (for MSH: MSH-1, MSH-2, MSH-3, …).
     pub fn fields(&self) -> impl Iterator<Item = Field<'a>> + 'a {
-        let head = if self.is_msh() {
-            vec![
-                self.opaque(&self.raw[3..4]),
-                self.opaque(self.encoding_characters()),
-            ]
+        let head = if let (true, Some(sep)) = (self.is_msh(), self.raw.get(3..4)) {
+            vec![self.opaque(sep), self.opaque(self.encoding_characters())]
         } else {
             Vec::new()
         };
@@ -230,7 +248,8 @@ impl<'a> Segment<'a> {
     }
 
     fn encoding_characters(&self) -> &'a str {
-        let after = &self.raw[4..];
+        // `get`: never panics, even on a view built around `Message::parse`'s checks.
+        let after = self.raw.get(4..).unwrap_or("");
         let len = memchr(self.syntax.delims.field, after.as_bytes()).unwrap_or(after.len());
         &after[..len]
     }
@@ -610,6 +629,40 @@ OBX|3|ED|||^application^pdf^Base64^JVBERi0=||||||F\n";
         assert_eq!(pid.field_count(), 1);
         assert!(pid.field(1).unwrap().is_empty());
         assert_eq!(m.msh().field_count(), 2);
+    }
+
+    #[test]
+    fn nul_fs_and_bom_lines_are_blank_not_segments() {
+        let m = parse("MSH|^~\\&|A\r\0\0\r\u{1c}\r\u{feff}\rPID|1\r");
+        let ids: Vec<_> = m.segments().map(|s| s.id()).collect();
+        assert_eq!(ids, ["MSH", "PID"]);
+    }
+
+    #[test]
+    fn segment_id_then_trailing_spaces_has_no_field() {
+        // Found by the differential test against tests/reference/hl7_chapter2.py: the byte after
+        // the id was taken for the field separator, so `ZZZ   ` had a field 1 of two spaces.
+        let m = parse("MSH|^~\\&|A\rZZZ   \rPID|1");
+        let z = m.segment("ZZZ").unwrap();
+        assert_eq!(z.field_count(), 0);
+        assert!(z.field(1).is_none());
+    }
+
+    #[test]
+    fn bare_msh_line_inside_a_message_is_a_syntax_error_not_a_panic() {
+        // fuzz/regressions/reader-bare-msh-segment: `MSH` alone on a line is not a message start
+        // (no MSH-1), so the framing keeps it inside the message, where reading MSH-1 panicked.
+        for text in ["MSH|^~\\&|A\rPID|1\rMSH\rPID|2", "MSH|^~\\&|A\rMSH   \r"] {
+            let e = Message::parse(text, Charset::Utf8).unwrap_err();
+            assert_eq!(
+                e.path.as_deref(),
+                Some(if text.contains("PID|2") {
+                    "segment 3"
+                } else {
+                    "segment 2"
+                })
+            );
+        }
     }
 
     #[test]
