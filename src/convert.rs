@@ -5,12 +5,16 @@
 
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
+use crate::dmp;
+use crate::document::event::Action;
 use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
 use crate::identity;
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::terminology;
 use std::borrow::Cow;
+
+pub use crate::dmp::Emit;
 
 /// What the pipeline needs from MSH to answer with an ACK and to name the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -113,6 +117,15 @@ pub struct Artefact {
     pub bytes: Vec<u8>,
 }
 
+impl From<dmp::Artefact> for Artefact {
+    fn from((suffix, bytes): dmp::Artefact) -> Artefact {
+        Artefact {
+            suffix: suffix.to_owned(),
+            bytes,
+        }
+    }
+}
+
 impl Conversion {
     /// A message that cannot be processed.
     pub fn rejected(header: Option<MessageHeader>, finding: Finding) -> Conversion {
@@ -182,8 +195,22 @@ fn dedup(codes: impl Iterator<Item = ReasonCode>) -> Vec<ReasonCode> {
     out
 }
 
-/// Converts one framed message.
+/// Converts one framed message: the CDA only (see [`convert_with`]).
 pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conversion {
+    convert_with(raw, defect, config, &Emit::NONE)
+}
+
+/// Converts one framed message, with the DMP artefacts `emit` asks for (`--emit`): a converted
+/// document's in [`ConvertedDocument::artefacts`], a deletion's in [`Deletion::artefacts`]
+/// (suffixes `.mdm.hl7`, `.oru.hl7`, `.xdm.zip`). Artefacts are made only for a message whose
+/// outcome is `converted` or `deleted`; one that cannot be made rejects the message (the user
+/// asked for it: nothing is silently left out).
+pub fn convert_with(
+    raw: &[u8],
+    defect: Option<FrameDefect>,
+    config: &Config,
+    emit: &Emit,
+) -> Conversion {
     if let Some(defect) = defect {
         return Conversion::rejected(None, defect_finding(defect, raw.len()));
     }
@@ -213,7 +240,7 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
     };
     let header = MessageHeader::read(&msg);
     let mut conversion = match document::message_kind(&msg) {
-        Some(_) => convert_gated(&msg, header, config),
+        Some(_) => convert_gated(&msg, header, config, emit),
         None => {
             let finding = Finding::new(
                 ReasonCode::UnsupportedMessage,
@@ -243,10 +270,21 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
 /// `excluded` (not for the DMP whatever the identity), then `held` (the identity cannot be used:
 /// the document is not sent, and the mapping's own findings, if any, are kept beside), then
 /// `deleted` / `converted`, which carry the identity warnings.
-fn convert_gated(msg: &Message<'_>, header: MessageHeader, config: &Config) -> Conversion {
+fn convert_gated(
+    msg: &Message<'_>,
+    header: MessageHeader,
+    config: &Config,
+    emit: &Emit,
+) -> Conversion {
     let verdict = identity::assess(msg, &config.identity);
     let patient = record_target(&verdict.patient);
-    let mut conversion = convert_document(msg, header, &patient, config);
+    // A held document gets no artefact: none is made for an unusable identity.
+    let emit = if verdict.is_usable() {
+        emit
+    } else {
+        &Emit::NONE
+    };
+    let mut conversion = convert_document_with(msg, header, &patient, config, emit);
     match conversion.outcome {
         Outcome::Excluded => {}
         Outcome::Rejected => conversion.findings.extend(verdict.findings),
@@ -309,17 +347,35 @@ pub fn convert_document(
     patient: &cda::Patient<'_>,
     config: &Config,
 ) -> Conversion {
+    convert_document_with(msg, header, patient, config, &Emit::NONE)
+}
+
+/// [`convert_document`] with the artefacts `emit` asks for.
+fn convert_document_with(
+    msg: &Message<'_>,
+    header: MessageHeader,
+    patient: &cda::Patient<'_>,
+    config: &Config,
+    emit: &Emit,
+) -> Conversion {
     let request = match document::read(msg, config) {
         Ok(r) => r,
         Err(findings) => return Conversion::with(Outcome::Rejected, header, findings),
+    };
+    // What the artefacts need of the request, before it is consumed.
+    let (action, parent_id) = match &request {
+        Request::Document(d) => (d.action, d.parent_id.clone()),
+        Request::Received(r) => (r.action, r.parent_id.clone()),
+        Request::Deletion { .. } | Request::Excluded(_) => (Action::Delete, None),
     };
     let converted = match request {
         Request::Deletion { document_id } => {
             let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());
             c.name_key = Some(document_id.clone());
+            let artefacts = dmp::deletion_artefacts(msg, &document_id, config, emit);
             c.deletion = Some(Deletion {
                 document_id,
-                artefacts: Vec::new(),
+                artefacts: artefacts.into_iter().map(Artefact::from).collect(),
             });
             return c;
         }
@@ -329,14 +385,30 @@ pub fn convert_document(
         Request::Document(doc) => written_document(&doc, patient, config),
         Request::Received(received) => received_document(*received, patient, config),
     };
-    match converted {
-        Ok((cda, metadata)) => {
+    let with_artefacts = converted.and_then(|(cda, metadata)| {
+        let doc = dmp::Converted {
+            cda: &cda,
+            action,
+            parent_id: parent_id.as_deref(),
+            patient_id: &metadata.patient_id,
+        };
+        let artefacts = dmp::document_artefacts(msg, &doc, config, emit).map_err(|e| {
+            Finding::new(
+                ReasonCode::ContentInvalid,
+                "OBX-5.5",
+                format!("the DMP artefacts (--emit) cannot be made: {e}"),
+            )
+        })?;
+        Ok((cda, metadata, artefacts))
+    });
+    match with_artefacts {
+        Ok((cda, metadata, artefacts)) => {
             let mut c = Conversion::with(Outcome::Converted, header, Vec::new());
             c.name_key = Some(metadata.unique_id.clone());
             c.document = Some(ConvertedDocument {
                 cda,
                 metadata,
-                artefacts: Vec::new(),
+                artefacts: artefacts.into_iter().map(Artefact::from).collect(),
             });
             c
         }

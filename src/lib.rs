@@ -21,6 +21,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod dmp;
 pub mod document;
 pub mod hl7;
 pub mod identity;
