@@ -325,7 +325,8 @@ fn document_obx<'a>(msg: &Message<'a>) -> Option<crate::hl7::Segment<'a>> {
 }
 
 /// The CDA a deletion message carries (`^text^XML^Base64^…`, as the ANS T04 example does), in
-/// base64 without line breaks; `None` when it carries another content or none.
+/// base64 without line breaks and with its padding (the ANS T04 example omits it); `None` when
+/// it carries another content, none, or no valid base64.
 fn source_cda_base64(msg: &Message<'_>) -> Option<String> {
     let ed = document_obx(msg)?.field(5)?.first();
     if ed_type(&ed.text(2), &ed.text(3)) != Some(EdType::Cda)
@@ -333,11 +334,16 @@ fn source_cda_base64(msg: &Message<'_>) -> Option<String> {
     {
         return None;
     }
-    let data: String = ed
+    let mut data: String = ed
         .text(5)
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
+    match data.len() % 4 {
+        2 => data.push_str("=="),
+        3 => data.push('='),
+        _ => {}
+    }
     let ok = !data.is_empty() && base64_simd::STANDARD.check(data.as_bytes()).is_ok();
     ok.then_some(data)
 }
