@@ -363,7 +363,7 @@ fn ans_examples_keep_their_ids_and_the_deleted_cda() {
     assert_eq!(c.outcome, Outcome::Deleted);
     let decode = |b64: String| {
         let mut b64 = b64;
-        while b64.len() % 4 != 0 {
+        while !b64.len().is_multiple_of(4) {
             b64.push('=');
         }
         base64_simd::STANDARD.decode_to_vec(b64.as_bytes()).unwrap()
@@ -374,7 +374,7 @@ fn ans_examples_keep_their_ids_and_the_deleted_cda() {
     assert!(sent.starts_with(b"<ClinicalDocument"));
     with_message(artefact(&c, MDM).unwrap(), |msg| {
         let b64 = value(&document_obx(msg), 5, 5, 1);
-        assert_eq!(b64.len() % 4, 0);
+        assert!(b64.len().is_multiple_of(4));
         assert!(decode(b64) == sent);
     });
     // A deletion whose source carried a PDF: no document in the emitted OBX-5, never the PDF.

@@ -19,8 +19,11 @@ const XDM_ONLY: Emit = Emit {
     xdm: true,
 };
 
-/// `(name, conversion, entries of its package)` for every converted input.
-fn packages() -> Vec<(String, Vec<u8>, Conversion, Vec<(String, Vec<u8>)>)> {
+/// The entries of a ZIP, `(name, bytes)`.
+type Entries = Vec<(String, Vec<u8>)>;
+
+/// `(name, source message, conversion, entries of its package)` for every converted input.
+fn packages() -> Vec<(String, Vec<u8>, Conversion, Entries)> {
     let out: Vec<_> = conversions(&XDM_ONLY)
         .into_iter()
         .filter(|(_, _, c)| c.outcome == Outcome::Converted)

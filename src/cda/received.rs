@@ -356,10 +356,10 @@ impl ReceivedCda {
                     *slot = Some(attr(e, "value")?.trim().to_owned()).filter(|v| !v.is_empty());
                 }
             }
-            "standardIndustryClassCode" if at(&PERFORMER_ORGANISATION) => {
-                if self.practice_setting.is_none() {
-                    self.practice_setting = Some(header_code(e)?);
-                }
+            "standardIndustryClassCode"
+                if at(&PERFORMER_ORGANISATION) && self.practice_setting.is_none() =>
+            {
+                self.practice_setting = Some(header_code(e)?);
             }
             "code" if at(&FACILITY) => self.facility_type = Some(header_code(e)?),
             "id" if at(&[DOC, "relatedDocument", "parentDocument"]) => {
