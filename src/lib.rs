@@ -16,6 +16,8 @@
 //!   event, ids, type, times, authors, encounter, content, MetaDMPMSS flags.
 //! * [`cda`] — the CI-SIS CDA R2 (non-structured body) written from that request and the
 //!   patient; the header of a CDA received already built.
+//! * [`dmp`] — DMP-ready output (`--emit`): the CI-SIS MDM / ORU message for the hospital's DMP
+//!   platform and the IHE XDM package, their values read from the CDA they carry.
 pub mod cda;
 pub mod cli;
 pub mod commands;
