@@ -64,12 +64,25 @@ impl Emit {
         *self == Emit::NONE
     }
 
-    /// Reads a comma-separated list (`mdm,xdm`); names are case-insensitive, blanks and empty
-    /// items are ignored. Unknown names are an error that lists them all.
+    /// Reads a comma-separated list (`mdm,xdm`); see [`Emit::from_names`].
     pub fn parse(list: &str) -> Result<Emit, EmitError> {
+        Emit::from_names(list.split(','))
+    }
+
+    /// Reads artefact names (`--emit mdm --emit xdm`, or clap's split list): case-insensitive,
+    /// blanks and empty names ignored. Unknown names are an error that lists them all.
+    pub fn from_names<I, S>(names: I) -> Result<Emit, EmitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut emit = Emit::NONE;
         let mut unknown = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        for name in names {
+            let name = name.as_ref().trim();
+            if name.is_empty() {
+                continue;
+            }
             match name.to_ascii_lowercase().as_str() {
                 "mdm" => emit.mdm = true,
                 "oru" => emit.oru = true,
@@ -450,6 +463,15 @@ mod tests {
             let got = Emit::parse(list).map_err(|e| e.unknown);
             assert_eq!(got, want, "{list:?}");
         }
+        let cli = ["mdm".to_owned(), "XDM".to_owned()];
+        assert_eq!(
+            Emit::from_names(&cli),
+            Ok(Emit {
+                mdm: true,
+                xdm: true,
+                ..Emit::NONE
+            })
+        );
         let e = "fhir".parse::<Emit>().unwrap_err().to_string();
         assert!(e.contains("\"fhir\"") && e.contains("mdm, oru, xdm"), "{e}");
     }
