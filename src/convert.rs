@@ -362,11 +362,12 @@ fn convert_document_with(
         Ok(r) => r,
         Err(findings) => return Conversion::with(Outcome::Rejected, header, findings),
     };
-    // What the artefacts need of the request, before it is consumed.
+    // What a document's artefacts need of the request, before it is consumed (a deletion's
+    // are made below from its id; an excluded document has none).
     let (action, parent_id) = match &request {
         Request::Document(d) => (d.action, d.parent_id.clone()),
         Request::Received(r) => (r.action, r.parent_id.clone()),
-        Request::Deletion { .. } | Request::Excluded(_) => (Action::Delete, None),
+        Request::Deletion { .. } | Request::Excluded(_) => (Action::New, None),
     };
     let converted = match request {
         Request::Deletion { document_id } => {
