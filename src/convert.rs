@@ -5,12 +5,16 @@
 
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
+use crate::dmp;
+use crate::document::event::Action;
 use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
 use crate::identity;
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::terminology;
 use std::borrow::Cow;
+
+pub use crate::dmp::Emit;
 
 /// What the pipeline needs from MSH to answer with an ACK and to name the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -113,6 +117,15 @@ pub struct Artefact {
     pub bytes: Vec<u8>,
 }
 
+impl From<dmp::Artefact> for Artefact {
+    fn from((suffix, bytes): dmp::Artefact) -> Artefact {
+        Artefact {
+            suffix: suffix.to_owned(),
+            bytes,
+        }
+    }
+}
+
 impl Conversion {
     /// A message that cannot be processed.
     pub fn rejected(header: Option<MessageHeader>, finding: Finding) -> Conversion {
@@ -182,8 +195,22 @@ fn dedup(codes: impl Iterator<Item = ReasonCode>) -> Vec<ReasonCode> {
     out
 }
 
-/// Converts one framed message.
+/// Converts one framed message: the CDA only (see [`convert_with`]).
 pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conversion {
+    convert_with(raw, defect, config, &Emit::NONE)
+}
+
+/// Converts one framed message, with the DMP artefacts `emit` asks for (`--emit`): a converted
+/// document's in [`ConvertedDocument::artefacts`], a deletion's in [`Deletion::artefacts`]
+/// (suffixes `.mdm.hl7`, `.oru.hl7`, `.xdm.zip`). Artefacts are made only for a message whose
+/// outcome is `converted` or `deleted`; one that cannot be made rejects the message (the user
+/// asked for it: nothing is silently left out).
+pub fn convert_with(
+    raw: &[u8],
+    defect: Option<FrameDefect>,
+    config: &Config,
+    emit: &Emit,
+) -> Conversion {
     if let Some(defect) = defect {
         return Conversion::rejected(None, defect_finding(defect, raw.len()));
     }
@@ -213,7 +240,7 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
     };
     let header = MessageHeader::read(&msg);
     let mut conversion = match document::message_kind(&msg) {
-        Some(_) => convert_gated(&msg, header, config),
+        Some(_) => convert_gated(&msg, header, config, emit),
         None => {
             let finding = Finding::new(
                 ReasonCode::UnsupportedMessage,
@@ -241,9 +268,15 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
 /// Which outcome wins when several apply: `rejected` (the message cannot be processed as sent;
 /// the identity findings are listed too, so that one resubmission fixes everything), then
 /// `excluded` (not for the DMP whatever the identity), then `held` (the identity cannot be used:
-/// nothing is written from it), then what the mapping decides (`deleted`, `converted`, or `held`
-/// for a received CDA naming another patient), which carries the identity warnings.
-fn convert_gated(msg: &Message<'_>, header: MessageHeader, config: &Config) -> Conversion {
+/// nothing is written from it, no artefact made), then what the mapping decides (`deleted`,
+/// `converted`, or `held` for a received CDA naming another patient), which carries the identity
+/// warnings.
+fn convert_gated(
+    msg: &Message<'_>,
+    header: MessageHeader,
+    config: &Config,
+    emit: &Emit,
+) -> Conversion {
     let verdict = identity::assess(msg, &config.identity);
     let request = match document::read(msg, config) {
         Ok(request) => request,
@@ -259,7 +292,7 @@ fn convert_gated(msg: &Message<'_>, header: MessageHeader, config: &Config) -> C
         return held;
     }
     let patient = record_target(&verdict.patient);
-    let mut conversion = complete(request, header, &patient, config);
+    let mut conversion = complete(msg, request, header, &patient, config, emit);
     if conversion.outcome != Outcome::Excluded {
         conversion.findings.extend(verdict.findings);
     }
@@ -314,25 +347,36 @@ pub fn convert_document(
     config: &Config,
 ) -> Conversion {
     match document::read(msg, config) {
-        Ok(request) => complete(request, header, patient, config),
+        Ok(request) => complete(msg, request, header, patient, config, &Emit::NONE),
         Err(findings) => Conversion::with(Outcome::Rejected, header, findings),
     }
 }
 
-/// What becomes of a request read from a message whose patient may be used.
+/// What becomes of a request read from a message whose patient may be used, with the artefacts
+/// `emit` asks for.
 fn complete(
+    msg: &Message<'_>,
     request: Request<'_>,
     header: MessageHeader,
     patient: &cda::Patient<'_>,
     config: &Config,
+    emit: &Emit,
 ) -> Conversion {
+    // What a document's artefacts need of the request, before it is consumed (a deletion's
+    // are made below from its id; an excluded document has none).
+    let (action, parent_id) = match &request {
+        Request::Document(d) => (d.action, d.parent_id.clone()),
+        Request::Received(r) => (r.action, r.parent_id.clone()),
+        Request::Deletion { .. } | Request::Excluded(_) => (Action::New, None),
+    };
     let converted = match request {
         Request::Deletion { document_id } => {
             let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());
             c.name_key = Some(document_id.clone());
+            let artefacts = dmp::deletion_artefacts(msg, &document_id, config, emit);
             c.deletion = Some(Deletion {
                 document_id,
-                artefacts: Vec::new(),
+                artefacts: artefacts.into_iter().map(Artefact::from).collect(),
             });
             return c;
         }
@@ -342,14 +386,30 @@ fn complete(
         Request::Document(doc) => written_document(&doc, patient, config),
         Request::Received(received) => received_document(*received, patient, config),
     };
-    match converted {
-        Ok((cda, metadata)) => {
+    let with_artefacts = converted.and_then(|(cda, metadata)| {
+        let doc = dmp::Converted {
+            cda: &cda,
+            action,
+            parent_id: parent_id.as_deref(),
+            patient_id: &metadata.patient_id,
+        };
+        let artefacts = dmp::document_artefacts(msg, &doc, config, emit).map_err(|e| {
+            Finding::new(
+                ReasonCode::ContentInvalid,
+                "OBX-5.5",
+                format!("the DMP artefacts (--emit) cannot be made: {e}"),
+            )
+        })?;
+        Ok((cda, metadata, artefacts))
+    });
+    match with_artefacts {
+        Ok((cda, metadata, artefacts)) => {
             let mut c = Conversion::with(Outcome::Converted, header, Vec::new());
             c.name_key = Some(metadata.unique_id.clone());
             c.document = Some(ConvertedDocument {
                 cda,
                 metadata,
-                artefacts: Vec::new(),
+                artefacts: artefacts.into_iter().map(Artefact::from).collect(),
             });
             c
         }

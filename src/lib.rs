@@ -19,11 +19,14 @@
 //! * [`pipeline`] — inputs, stream and bulk runs, the output folder, reports and ACKs.
 //! * [`registry`] — the crash-safe store in the output folder: documents and their chains,
 //!   held messages, patients' identities, oppositions and merges.
+//! * [`dmp`] — DMP-ready output (`--emit`): the CI-SIS MDM / ORU message for the hospital's DMP
+//!   platform and the IHE XDM package, their values read from the CDA they carry.
 pub mod cda;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod dmp;
 pub mod document;
 pub mod hl7;
 pub mod identity;

@@ -21,26 +21,9 @@ use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-/// The artefacts `--emit` may ask for (CONTRACT.md).
-const EMIT: [&str; 3] = ["mdm", "oru", "xdm"];
-
 pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     let jobs = jobs(args.jobs)?;
-    for e in &args.emit {
-        if !EMIT.contains(&e.as_str()) {
-            return Err(Fatal(format!(
-                "--emit {e}: unknown artefact (expected {})",
-                EMIT.join(", ")
-            )));
-        }
-    }
-    if !args.emit.is_empty() {
-        // Issue 6 builds the artefacts; until then, say so rather than write less than asked.
-        return Err(Fatal(format!(
-            "--emit {}: not built yet (only the CDA is written)",
-            args.emit.join(",")
-        )));
-    }
+    let emit = crate::convert::Emit::from_names(&args.emit).map_err(|e| Fatal(e.to_string()))?;
     let config = load_config(args.config.as_deref())?;
     if args.stdout {
         if !args.inputs.iter().all(|i| i.as_os_str() == "-") {
@@ -68,6 +51,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         } else {
             Workers::Rayon
         },
+        emit,
     };
     let ack_ids = AckIds::starting_now();
     let tz = ack::ack_time_zone(&config.document.time_zone);

@@ -24,7 +24,7 @@ use super::name::message_hash;
 use super::report::Tally;
 use super::{Done, Error, Incoming, Record, Sink, is_undecodable};
 use crate::config::Config;
-use crate::convert::{Conversion, convert};
+use crate::convert::{Conversion, convert_with};
 use crate::hl7::{Frame, FrameDefect};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -46,6 +46,8 @@ pub enum Workers {
 pub struct Settings {
     pub jobs: usize,
     pub workers: Workers,
+    /// The artefacts `--emit` asks for besides the CDA.
+    pub emit: crate::convert::Emit,
 }
 
 /// Most messages committed together (one fsync per directory and one for the report).
@@ -166,7 +168,10 @@ where
                         .name(format!("dmpfeed-worker-{i}"))
                         .spawn_scoped(s, move || {
                             for incoming in rx {
-                                if tx.send(work(sink, config, abort, incoming)).is_err() {
+                                if tx
+                                    .send(work(sink, config, &settings.emit, abort, incoming))
+                                    .is_err()
+                                {
                                     break;
                                 }
                             }
@@ -186,7 +191,8 @@ where
                             .par_bridge()
                             .for_each_with(tx, |tx, incoming| {
                                 // A closed channel means the committer stopped: drain quietly.
-                                let _ = tx.send(work(sink, config, abort, incoming));
+                                let _ =
+                                    tx.send(work(sink, config, &settings.emit, abort, incoming));
                             })
                     })
                 });
@@ -211,6 +217,7 @@ where
 fn work<S: Sink>(
     sink: &S,
     config: &Config,
+    emit: &crate::convert::Emit,
     abort: &AtomicBool,
     incoming: Incoming,
 ) -> Result<Done<S::Staged>, (u64, Error)> {
@@ -221,7 +228,7 @@ fn work<S: Sink>(
     // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
     // the message or hang the committer waiting for it.
     let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        convert(&frame.bytes, frame.defect, config)
+        convert_with(&frame.bytes, frame.defect, config, emit)
     }))
     .map_err(|_| {
         (
@@ -416,7 +423,11 @@ mod tests {
         let mut acks = Vec::new();
         let end = run(
             &config,
-            Settings { jobs: 3, workers },
+            Settings {
+                jobs: 3,
+                workers,
+                emit: Default::default(),
+            },
             sink,
             &interrupt,
             |d| {
@@ -482,6 +493,7 @@ mod tests {
             Settings {
                 jobs: 2,
                 workers: Workers::Threads,
+                emit: Default::default(),
             },
             &sink,
             &interrupt,
@@ -542,6 +554,7 @@ mod tests {
             Settings {
                 jobs: 2,
                 workers: Workers::Threads,
+                emit: Default::default(),
             },
             &sink,
             &interrupt,
