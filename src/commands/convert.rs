@@ -54,7 +54,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         return Err(Fatal("--out DIR is required (or --stdout)".into()));
     };
     let started = Instant::now();
-    let output = OutputDir::open(dir).map_err(|e| Fatal(e.to_string()))?;
+    let output = OutputDir::open(dir, &config).map_err(|e| Fatal(e.to_string()))?;
     let interrupt = pipeline::stop_on_signals()?;
     let stream = pipeline::is_stream(&args.inputs);
     if stream && std::io::stdin().is_terminal() {
@@ -123,6 +123,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &end.tally,
         started.elapsed(),
         output.already_recorded(),
+        output.released(),
         produced.unreadable,
         interrupted || closed || failed.is_some(),
     );
