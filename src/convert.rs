@@ -315,6 +315,7 @@ fn convert_gated(
         && let Some(opposed) = facts.opposition(memory, &request)
     {
         let mut excluded = Conversion::with(Outcome::Excluded, header, vec![opposed]);
+        excluded.name_key = facts.document_id.clone().or(excluded.name_key);
         excluded.facts = facts;
         return excluded;
     }

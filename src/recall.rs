@@ -85,11 +85,29 @@ pub enum Lookup {
         ipp: String,
         answer: Option<bool>,
     },
-    /// The answer is the recorded identity's hash.
     Identity {
         ipp: String,
-        answer: Option<Option<String>>,
+        answer: Option<IdentityAnswer>,
     },
+}
+
+/// What the identity question found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityAnswer {
+    /// No ADT message was recorded for the patient.
+    NoneRecorded,
+    /// The recorded identity's hash.
+    Recorded(String),
+}
+
+impl IdentityAnswer {
+    fn of(identity: Option<&RecordedIdentity>) -> IdentityAnswer {
+        match identity {
+            None => IdentityAnswer::NoneRecorded,
+            Some(i) => IdentityAnswer::Recorded(i.hash.clone()),
+        }
+    }
 }
 
 impl Lookup {
@@ -122,6 +140,14 @@ impl Lookup {
         }
     }
 
+    /// Whether this lookup found no identity recorded for the patient.
+    pub fn found_no_identity(&self, patient: &str) -> bool {
+        matches!(
+            self,
+            Lookup::Identity { ipp, answer: Some(IdentityAnswer::NoneRecorded) } if ipp == patient
+        )
+    }
+
     /// Asks the question again: `true` when the answer is still the one the conversion used.
     /// `Err` when `memory` cannot answer now.
     pub fn holds(&self, memory: &dyn Recall) -> Result<bool, Unavailable> {
@@ -137,7 +163,7 @@ impl Lookup {
             } => *answer == Some(memory.known(document_id)?),
             Lookup::Opposed { ipp, answer } => *answer == Some(memory.opposed(ipp)?),
             Lookup::Identity { ipp, answer } => {
-                *answer == Some(memory.identity(ipp)?.map(|i| i.hash))
+                *answer == Some(IdentityAnswer::of(memory.identity(ipp)?.as_ref()))
             }
         })
     }
@@ -196,7 +222,7 @@ impl Facts {
         let answer = memory.identity(&ipp).ok();
         self.lookups.push(Lookup::Identity {
             ipp,
-            answer: answer.as_ref().map(|a| a.as_ref().map(|i| i.hash.clone())),
+            answer: answer.as_ref().map(|a| IdentityAnswer::of(a.as_ref())),
         });
         answer.flatten()
     }
@@ -343,6 +369,45 @@ mod tests {
             ..Fixed::default()
         };
         assert_eq!(opposed.holds(&now_opposed), Ok(false));
+    }
+
+    #[test]
+    fn answers_survive_their_json_round_trip() {
+        let lookups = vec![
+            Lookup::Identity {
+                ipp: "1".into(),
+                answer: Some(IdentityAnswer::NoneRecorded),
+            },
+            Lookup::Identity {
+                ipp: "2".into(),
+                answer: None,
+            },
+            Lookup::Identity {
+                ipp: "3".into(),
+                answer: Some(IdentityAnswer::Recorded("ab".into())),
+            },
+            Lookup::Place {
+                document_id: "1.2".into(),
+                parent_id: None,
+                answer: Some(Place {
+                    set_id: None,
+                    version: 1,
+                    parent_known: false,
+                }),
+            },
+            Lookup::Known {
+                document_id: "1.3".into(),
+                answer: Some(false),
+            },
+            Lookup::Opposed {
+                ipp: "1".into(),
+                answer: None,
+            },
+        ];
+        let json = serde_json::to_string(&lookups).unwrap();
+        let back: Vec<Lookup> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, lookups, "{json}");
+        assert!(back[0].found_no_identity("1") && !back[1].found_no_identity("2"));
     }
 
     #[test]

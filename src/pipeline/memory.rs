@@ -49,8 +49,9 @@ impl<T: RegistryRead> Recall for T {
 /// committed before (a rerun, a resend: the same message gives the same result even though later
 /// messages changed the registry — a parent that arrived after its replacement, an opposition
 /// lifted after the document was excluded), else the registry's current state. The recorded
-/// identity is always the current one: a held message converted again after its patient's
-/// identity was qualified is released.
+/// identity: none if there was none for its last conversion (a held message stays held, however
+/// often it is sent again: releasing is the ADT's job), else the current one (a recorded
+/// identity may be updated by later ADT messages).
 pub struct MessageMemory<'a, R> {
     registry: &'a R,
     before: Vec<Lookup>,
@@ -109,6 +110,9 @@ impl<R: RegistryRead> Recall for MessageMemory<'_, R> {
     }
 
     fn identity(&self, ipp: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
+        if self.before.iter().any(|l| l.found_no_identity(ipp)) {
+            return Ok(None);
+        }
         self.registry.identity(ipp)
     }
 }

@@ -127,6 +127,11 @@ const LOCK: &str = ".dmpfeed.lock";
 /// they wait in temporary files (never fsynced: they only live until the commit).
 const KEEP_IN_MEMORY: usize = 64 * 1024 * 1024;
 
+/// `released_as` of a held message whose document another message converted, excluded or
+/// deleted (then that message's file): it left the worklist without a line of its own, and is
+/// never released.
+const SETTLED: &str = "settled by ";
+
 /// The `source` of the lines written by `dmpfeed held release`.
 pub const MANUAL_RELEASE: &str = "held release";
 
@@ -691,6 +696,21 @@ impl OutputDir {
             tx.mark_released(&hash, first.unwrap_or(""))?;
             record.conversion.facts.released_from = Some(entry.source);
         }
+        // Another message converted, excluded or deleted the document: the messages still held
+        // for it are settled, never to be released (a deleted document must not reach the DMP,
+        // nor a version already sent be sent twice).
+        let settles = matches!(
+            record.conversion.outcome,
+            Outcome::Converted | Outcome::Deleted | Outcome::Excluded
+        );
+        if let (true, Some(id), Some(path)) = (settles, &record.conversion.facts.document_id, first)
+        {
+            for held in tx.held_for_document(id)? {
+                if held.message_hash != hash {
+                    tx.mark_released(&held.message_hash, &format!("{SETTLED}{path}"))?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -717,9 +737,13 @@ impl OutputDir {
                 continue;
             };
             let reported_held = books.known.get(&hash).map(Known::is_held);
+            let settled = entry
+                .released_as
+                .as_deref()
+                .is_some_and(|r| r.starts_with(SETTLED));
             let waiting = match entry.status {
                 HeldStatus::Held => reported_held != Some(false),
-                HeldStatus::Released => reported_held == Some(true),
+                HeldStatus::Released => reported_held == Some(true) && !settled,
             };
             if !waiting {
                 continue;

@@ -513,6 +513,11 @@ pub trait RegistryRead: sealed::Sealed {
         snapshot(self.parts(), |db| db.held_for_patient(ipp))
     }
 
+    /// The messages still held for a document (by its id as recorded), oldest first.
+    fn held_for_document(&self, document_id: &str) -> Result<Vec<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_for_document(document_id))
+    }
+
     /// Every message still held, oldest first (the worklist's detail).
     fn held_waiting(&self) -> Result<Vec<HeldEntry>, RegistryError> {
         snapshot(self.parts(), |db| db.held_waiting())

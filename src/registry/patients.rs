@@ -147,6 +147,23 @@ impl Db<'_> {
         Ok(out)
     }
 
+    /// The messages still held for a document (TXA-12 / OBR-3 as resolved), oldest first.
+    pub(crate) fn held_for_document(
+        &self,
+        document_id: &str,
+    ) -> Result<Vec<HeldEntry>, RegistryError> {
+        let mut stmt = self.sql(self.conn.prepare_cached(&format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE document_id = ?1 AND status = 'held'
+             ORDER BY held_at, rowid"
+        )))?;
+        let mut rows = self.sql(stmt.query([document_id]))?;
+        let mut out = Vec::new();
+        while let Some(r) = self.sql(rows.next())? {
+            out.push(self.held_entry(r)?);
+        }
+        Ok(out)
+    }
+
     /// Every message still held, oldest first.
     pub(crate) fn held_waiting(&self) -> Result<Vec<HeldEntry>, RegistryError> {
         let mut stmt = self.sql(self.conn.prepare_cached(&format!(

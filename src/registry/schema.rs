@@ -128,6 +128,8 @@ CREATE TABLE answers (
     answers      TEXT NOT NULL CHECK (json_valid(answers)),
     updated_at   TEXT NOT NULL
 ) STRICT;
+-- A deletion withdraws the messages held for the document it deletes.
+CREATE INDEX held_document ON held (document_id) WHERE document_id IS NOT NULL;
 "#;
 
 /// What the schema check found.
