@@ -102,16 +102,16 @@ pub struct Done<S> {
 pub trait Sink: Sync {
     type Staged: Send;
 
-    /// Converts one message, on a worker thread. The output folder converts with its registry
-    /// as memory ([`crate::convert::convert_recalling`]); others convert each message alone.
+    /// Converts one message (its bytes' hash beside), on a worker thread. The output folder
+    /// converts with its registry as memory ([`crate::convert::convert_recalling`]); others
+    /// convert each message alone.
     fn convert(
         &self,
         raw: &[u8],
         defect: Option<FrameDefect>,
-        hash: &MessageHash,
+        _hash: &MessageHash,
         config: &crate::config::Config,
     ) -> Conversion {
-        let _ = hash;
         crate::convert::convert(raw, defect, config)
     }
 

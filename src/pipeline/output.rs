@@ -10,27 +10,28 @@
 //!   its bytes until its commit (in memory up to a budget, else in a temporary file), in case it
 //!   must be converted again.
 //! * Commit (one thread, in input order, a group at a time), in this order:
-//!   1. the group's temporary files are fsynced (concurrently: a journaling file system commits
-//!      them together);
-//!   2. one registry transaction is opened; for each message in turn: every question its
+//!   1. one registry transaction is opened; for each message in turn: every question its
 //!      conversion asked is asked again (earlier messages of the group may have changed the
-//!      answer) and the message is converted again if one changed; it gets its NAME
-//!      ([`super::name`]) and its files are renamed; what it means is written in the transaction
-//!      (document, deletion, held message, identity, opposition, merge); its report line is built
-//!      (after the registry decided: the line names the warnings it gave); an ADT whose identity
-//!      is qualified releases the messages held for its patient, each a new line;
-//!   3. each directory touched is fsynced — the files are durable;
-//!   4. the registry transaction commits — the rows are durable, and name only durable files;
-//!   5. the report lines are appended and `report.jsonl` is fsynced;
-//!   6. the files of earlier results that the new ones replace (a released message's `held/`
+//!      answer) and the message is converted and staged again if one changed; it gets its NAME
+//!      ([`super::name`]); what it means is written in the transaction (document, deletion, held
+//!      message, identity, opposition, merge); its report line is built (after the registry
+//!      decided: the line names the warnings it gave); an ADT whose identity is qualified
+//!      releases the messages held for its patient, each converted, staged and given a line;
+//!   2. the group's temporary files are fsynced (concurrently: a journaling file system commits
+//!      them together), renamed to their NAMEs, and each folder touched is fsynced — the files
+//!      are durable;
+//!   3. the registry transaction commits — the rows are durable, and name only durable files;
+//!   4. the report lines are appended and `report.jsonl` is fsynced;
+//!   5. the files of earlier results that the new ones replace (a released message's `held/`
 //!      files) are removed.
 //!
-//!   Only then does the caller ACK. A kill -9 between 2 and 4 leaves files without rows and
-//!   lines: the message, not ACKed, comes again and is converted under the same name. Between 4
-//!   and 5, rows without lines: the message comes again, the registry recognises it (same bytes,
-//!   same answers) and the line is written. Between 5 and 6, superseded files, removed when the
-//!   folder is next opened. A release reads the held original from `held/`, which is removed only
-//!   at step 6, after the released document and its row are durable: never lost, never doubled.
+//!   Only then does the caller ACK. A kill -9 before 3 leaves at most files without rows and
+//!   lines: the message, not ACKed, comes again and is converted under the same name. Between 3
+//!   and 4, rows without lines: the message comes again, the registry recognises it (same bytes,
+//!   same answers) and the line is written. Between 4 and 5, superseded files, removed when the
+//!   folder is next opened. A release reads the held original from `held/` (from its temporary
+//!   when it was held in the same group), which is removed only at step 5, after the released
+//!   document and its row are durable: never lost, never doubled.
 //! * Reruns: the NAME index is rebuilt from `report.jsonl`, so the same message gets the same
 //!   name and its files are replaced. A line is not appended again when the report already held,
 //!   when the run started, a line for the same message (same bytes) with the same result; so a
@@ -242,9 +243,12 @@ pub struct OutputDir {
     _lock: File,
 }
 
-/// What a commit leaves to do once the registry has committed.
+/// What a commit gathers while it files its messages, and does before and after the registry
+/// commits.
 #[derive(Debug, Default)]
 struct Pending {
+    /// Temporary files → their names, renamed in order once all are fsynced.
+    moves: Vec<(PathBuf, PathBuf)>,
     /// Report lines, in order.
     lines: Vec<u8>,
     /// Folders where files were renamed.
@@ -423,14 +427,6 @@ impl OutputDir {
         .map_err(|_| Error::Internal(format!("{source}: the conversion of this message panicked")))
     }
 
-    /// Stages a record's files and makes them durable (a conversion made at commit time).
-    fn stage_now(&self, record: &Record, raw: &[u8]) -> Result<Staged, Error> {
-        let staged = self.stage(record, raw)?;
-        let temps: Vec<&Path> = staged.files.iter().map(|f| f.temp.as_path()).collect();
-        durable::sync_files(&temps).map_err(|e| Error::io(self.root.display(), e))?;
-        Ok(staged)
-    }
-
     /// Asks again every question the message's conversion asked of the registry; when an answer
     /// changed (an earlier message, committed meanwhile or earlier in this group, changed its
     /// chain or its patient), converts it again with the transaction as memory.
@@ -461,7 +457,7 @@ impl OutputDir {
                 outcome = %record.conversion.outcome,
                 "converted again: an earlier message changed its chain or its patient"
             );
-            let staged = self.stage_now(&record, &raw)?;
+            let staged = self.stage(&record, &raw)?;
             done.record = record;
             done.staged = staged;
             return Ok(());
@@ -485,7 +481,7 @@ impl OutputDir {
             // The registry refused what the message asks (a merge undoing an earlier one).
             let raw = self.kept_bytes(staged, &record.source)?;
             record.conversion = Conversion::rejected(record.conversion.header.clone(), finding);
-            *staged = self.stage_now(record, &raw)?;
+            *staged = self.stage(record, &raw)?;
         }
         let name = if staged.files.is_empty() {
             None
@@ -499,11 +495,13 @@ impl OutputDir {
         if let Some(name) = &name {
             for f in &staged.files {
                 let rel = format!("{}/{name}{}", f.folder.as_str(), f.suffix);
-                let target = self.root.join(&rel);
-                std::fs::rename(&f.temp, &target).map_err(|e| Error::io(target.display(), e))?;
+                // Renamed at the end of the group, once every file of the group is fsynced.
+                pending.moves.push((f.temp.clone(), self.root.join(&rel)));
                 pending.touched.insert(f.folder);
                 files.push(rel);
             }
+            // From here on the group owns the temporaries (left for the next open to remove if
+            // the group fails).
             staged.committed = true;
         }
         self.remember(tx, record, &files)?;
@@ -749,7 +747,14 @@ impl OutputDir {
                 continue;
             }
             let path = self.root.join(&entry.path);
-            let raw = match std::fs::read(&path) {
+            // Held earlier in this group, its original is still under its temporary name.
+            let at = pending
+                .moves
+                .iter()
+                .rev()
+                .find(|(_, target)| *target == path)
+                .map_or(path.as_path(), |(temp, _)| temp.as_path());
+            let raw = match std::fs::read(at) {
                 Ok(raw) if name::message_hash(&raw) == hash => raw,
                 Ok(_) => {
                     tracing::error!(
@@ -780,7 +785,7 @@ impl OutputDir {
                 undecodable: false,
                 conversion,
             };
-            let mut staged = self.stage_now(&record, &raw)?;
+            let mut staged = self.stage(&record, &raw)?;
             self.file_one(tx, books, pending, &mut record, &mut staged)?;
             tracing::debug!(
                 released_from = %entry.source,
@@ -853,6 +858,12 @@ impl OutputDir {
         };
         let r = registry.transaction(|tx| -> Result<R, Error> {
             let r = f(tx, &mut books, &mut pending)?;
+            // The group's files reach the disk together, then take their names.
+            let temps: Vec<&Path> = pending.moves.iter().map(|(t, _)| t.as_path()).collect();
+            durable::sync_files(&temps).map_err(|e| Error::io(self.root.display(), e))?;
+            for (temp, target) in &pending.moves {
+                std::fs::rename(temp, target).map_err(|e| Error::io(target.display(), e))?;
+            }
             for folder in &pending.touched {
                 let dir = self.root.join(folder.as_str());
                 durable::sync_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
@@ -967,12 +978,6 @@ impl Sink for OutputDir {
     }
 
     fn commit(&self, group: &mut [Done<Staged>]) -> Result<(), Error> {
-        // The group's files reach the disk together before any takes its name.
-        let temps: Vec<&Path> = group
-            .iter()
-            .flat_map(|d| d.staged.files.iter().map(|f| f.temp.as_path()))
-            .collect();
-        durable::sync_files(&temps).map_err(|e| Error::io(self.root.display(), e))?;
         self.commit_with(|tx, books, pending| {
             for done in group.iter_mut() {
                 self.settle(tx, done)?;
