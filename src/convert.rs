@@ -292,25 +292,7 @@ fn convert_gated(
             return Conversion::with(Outcome::Rejected, header, findings);
         }
     };
-    let mut facts = Facts {
-        ipp: verdict
-            .patient
-            .ipp
-            .as_ref()
-            .map(|i| i.value.trim().to_owned()),
-        ins: verdict
-            .patient
-            .ins
-            .as_ref()
-            .map(|i| i.value.trim().to_owned()),
-        document_id: request.document_id().map(str::to_owned),
-        parent_id: match &request {
-            Request::Document(d) => d.parent_id.clone(),
-            Request::Received(r) => r.parent_id.clone(),
-            _ => None,
-        },
-        ..Facts::default()
-    };
+    let mut facts = Facts::about(&verdict.patient, &request);
     if let Some(memory) = memory
         && let Some(opposed) = facts.opposition(memory, &request)
     {

@@ -191,6 +191,21 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The keys of a document message: its patient as PID names them, its document's ids.
+    pub fn about(patient: &crate::identity::Patient<'_>, request: &Request<'_>) -> Facts {
+        Facts {
+            ipp: patient.ipp.as_ref().map(|i| i.value.trim().to_owned()),
+            ins: patient.ins.as_ref().map(|i| i.value.trim().to_owned()),
+            document_id: request.document_id().map(str::to_owned),
+            parent_id: match request {
+                Request::Document(d) => d.parent_id.clone(),
+                Request::Received(r) => r.parent_id.clone(),
+                Request::Deletion { .. } | Request::Excluded(_) => None,
+            },
+            ..Facts::default()
+        }
+    }
+
     /// True when the pipeline must keep the message's bytes until its commit: to convert it
     /// again if an answer changed, or to record an ADT message.
     pub fn needs_message(&self) -> bool {

@@ -831,3 +831,43 @@ fn a_deletion_withdraws_a_held_document_for_good() {
     );
     assert!(files_in(&dir, "documents").is_empty());
 }
+
+#[test]
+fn a_release_for_a_patient_opposed_meanwhile_is_excluded() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let opposed =
+            "PV1|1|N\rZFA|ACTIF|20240317120000|||||||IO|20240317120000|INC|20240317120000";
+        let msgs = vec![
+            doc("X1", "T02", "1.2.250.1.999.1.2.4801", None, &garnier_prov()),
+            // The patient opposes DMP feeding; the identity is still provisional.
+            adt(
+                "adt-a31-qualify.hl7",
+                "X2",
+                &[("N||QUAL", "N||PROV"), ("PV1|1|N", opposed)],
+            ),
+            adt("adt-a31-qualify.hl7", "X3", &[]),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("recorded", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(lines[3]["released_from"], lines[0]["source"]);
+        assert!(files_in(&dir, "held").is_empty());
+        assert_eq!(
+            files_in(&dir, "excluded"),
+            ["1.2.250.1.999.1.2.4801.hl7", "1.2.250.1.999.1.2.4801.json"]
+        );
+        assert!(worklist(&dir, &[]).is_empty());
+    }
+}

@@ -1358,6 +1358,50 @@ mod tests {
     }
 
     #[test]
+    fn files_of_a_superseded_result_are_removed_at_open_but_never_a_document() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        drop(OutputDir::open(root, &Config::default()).unwrap());
+        // As a crash between a release's report line and the removal of the held files leaves
+        // it; and a message converted, then held (a document once written stays).
+        let h1 = name::hex(&name::message_hash(b"m1"));
+        let h2 = name::hex(&name::message_hash(b"m2"));
+        let lines = [
+            (h1.as_str(), r#"["held/A.hl7","held/A.json"]"#),
+            (h1.as_str(), r#"["documents/A.xml"]"#),
+            (h2.as_str(), r#"["documents/B.xml"]"#),
+            (h2.as_str(), r#"["held/B.hl7","held/B.json"]"#),
+        ];
+        let mut report = String::new();
+        for (sha1, files) in lines {
+            report.push_str(&format!("{{\"sha1\":\"{sha1}\",\"files\":{files}}}\n"));
+        }
+        std::fs::write(root.join(REPORT), report).unwrap();
+        for f in [
+            "held/A.hl7",
+            "held/A.json",
+            "documents/A.xml",
+            "documents/B.xml",
+        ] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        for f in ["held/B.hl7", "held/B.json"] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        drop(OutputDir::open(root, &Config::default()).unwrap());
+        assert_eq!(
+            tree(root),
+            [
+                "documents/A.xml",
+                "documents/B.xml",
+                "held/B.hl7",
+                "held/B.json",
+                REPORT
+            ]
+        );
+    }
+
+    #[test]
     fn a_second_run_on_the_same_folder_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let _first = OutputDir::open(tmp.path(), &Config::default()).unwrap();
