@@ -91,3 +91,34 @@ fn an_unknown_artefact_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("\"pdf\""));
 }
+
+/// A document released by an ADT is written from the ADT's qualified identity: its MDM carries
+/// that PID (PID-32 `QUAL`), not the held message's (`PROV`), so PID and the CDA name the same
+/// patient the same way.
+#[test]
+fn a_released_document_s_mdm_carries_the_qualified_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let status = bin()
+        .args(["convert", "--quiet", "--emit", "mdm", "--out"])
+        .arg(&out)
+        .arg(samples().join("held-not-qualified-prov.hl7"))
+        .arg(samples().join("adt-a31-qualify.hl7"))
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let lines = report(&out);
+    let outcomes: Vec<_> = lines
+        .iter()
+        .map(|l| l["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["held", "recorded", "converted"]);
+    let released = &lines[2];
+    assert!(released["released_from"].is_string());
+    let xml = out.join(released["document"].as_str().unwrap());
+    let mdm = std::fs::read(xml.to_str().unwrap().replace(".xml", ".mdm.hl7")).unwrap();
+    let decoded = dmpfeed::hl7::decode(&mdm).unwrap();
+    let msg = decoded.parse().unwrap();
+    assert_eq!(msg.get("PID-32").unwrap().as_deref(), Some("QUAL"));
+    assert_eq!(obx5_cda(&mdm), std::fs::read(&xml).unwrap());
+}

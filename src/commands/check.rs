@@ -72,8 +72,6 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         } else {
             Workers::Rayon
         },
-        // check writes nothing: no artefact to make
-        emit: crate::convert::Emit::NONE,
     };
     let end = run::run(
         &config,

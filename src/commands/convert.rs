@@ -37,7 +37,9 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         return Err(Fatal("--out DIR is required (or --stdout)".into()));
     };
     let started = Instant::now();
-    let output = OutputDir::open(dir).map_err(|e| Fatal(e.to_string()))?;
+    let output = OutputDir::open(dir, &config)
+        .map_err(|e| Fatal(e.to_string()))?
+        .with_emit(emit);
     let interrupt = pipeline::stop_on_signals()?;
     let stream = pipeline::is_stream(&args.inputs);
     if stream && std::io::stdin().is_terminal() {
@@ -51,7 +53,6 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         } else {
             Workers::Rayon
         },
-        emit,
     };
     let ack_ids = AckIds::starting_now();
     let tz = ack::ack_time_zone(&config.document.time_zone);
@@ -107,6 +108,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &end.tally,
         started.elapsed(),
         output.already_recorded(),
+        output.released(),
         produced.unreadable,
         interrupted || closed || failed.is_some(),
     );

@@ -114,10 +114,11 @@ pub struct Transmission<'a> {
 /// Writes the message (segments ending with `\r`, UTF-8).
 pub fn write(
     form: Form,
-    source: &Message<'_>,
+    sources: &super::Sources<'_>,
     t: &Transmission<'_>,
     organisation: &Organisation,
 ) -> Vec<u8> {
+    let source = sources.message;
     let payload_len = match t.payload {
         Payload::Cda(b) => b.len() / 3 * 4 + 4,
         Payload::Base64(s) => s.len(),
@@ -137,8 +138,10 @@ pub fn write(
             }
         }
     }
-    match source.segment("PID") {
-        Some(pid) => w.copy(&pid, &[]),
+    // The PID of the identity the CDA was written from (see `Sources`).
+    let identity = sources.identity.unwrap_or(source);
+    match identity.segment("PID") {
+        Some(pid) => w.copy_from(identity, &pid, &[]),
         None => w.segment("PID", &[]),
     }
     match source.segment("PV1") {
@@ -338,7 +341,13 @@ impl Writer<'_, '_> {
 
     /// A source segment, with some fields replaced (`(n, encoded value)`).
     fn copy(&mut self, seg: &Segment<'_>, replaced: &[(usize, String)]) {
-        let syntax = Reencoding::of(self.source);
+        self.copy_from(self.source, seg, replaced);
+    }
+
+    /// Copies a segment of `from` (the source message, or another one with its own delimiters
+    /// and charset).
+    fn copy_from(&mut self, from: &Message<'_>, seg: &Segment<'_>, replaced: &[(usize, String)]) {
+        let syntax = Reencoding::of(from);
         if replaced.is_empty() && syntax.raw_ok(seg.raw()) {
             self.out.push_str(seg.raw());
         } else {

@@ -128,6 +128,15 @@ impl std::error::Error for EmitError {}
 /// One artefact: its file name suffix and its bytes.
 pub type Artefact = (&'static str, Vec<u8>);
 
+/// The messages the artefacts are made from: the document message, and the message whose PID
+/// the CDA's patient was read from when it is another one (an identity recorded from ADT, for a
+/// document released or converted with it): the emitted PID must name the CDA's patient.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'m> {
+    pub message: &'m Message<'m>,
+    pub identity: Option<&'m Message<'m>>,
+}
+
 /// A converted document, as its artefacts need it.
 #[derive(Debug, Clone, Copy)]
 pub struct Converted<'a> {
@@ -144,11 +153,12 @@ pub struct Converted<'a> {
 
 /// The artefacts of a converted document.
 pub fn document_artefacts(
-    msg: &Message<'_>,
+    sources: &Sources<'_>,
     doc: &Converted<'_>,
     config: &Config,
     emit: &Emit,
 ) -> Result<Vec<Artefact>, String> {
+    let msg = sources.message;
     if emit.is_empty() {
         return Ok(Vec::new());
     }
@@ -181,7 +191,7 @@ pub fn document_artefacts(
             sender: sender.clone(),
             flags,
         };
-        push_messages(msg, &t, config, emit, &mut out);
+        push_messages(sources, &t, config, emit, &mut out);
     }
     if emit.xdm {
         out.push((
@@ -194,11 +204,12 @@ pub fn document_artefacts(
 
 /// The artefacts of a deletion (MDM^T04 / ORU with ORC-1 `CA`): the message only.
 pub fn deletion_artefacts(
-    msg: &Message<'_>,
+    sources: &Sources<'_>,
     document_id: &str,
     config: &Config,
     emit: &Emit,
 ) -> Vec<Artefact> {
+    let msg = sources.message;
     let mut out = Vec::new();
     if !(emit.mdm || emit.oru) {
         return out;
@@ -224,12 +235,12 @@ pub fn deletion_artefacts(
         sender,
         flags: DecidedFlags::decide(&flags::source_flags(msg), &config.dmp),
     };
-    push_messages(msg, &t, config, emit, &mut out);
+    push_messages(sources, &t, config, emit, &mut out);
     out
 }
 
 fn push_messages(
-    msg: &Message<'_>,
+    sources: &Sources<'_>,
     t: &Transmission<'_>,
     config: &Config,
     emit: &Emit,
@@ -238,13 +249,13 @@ fn push_messages(
     if emit.mdm {
         out.push((
             MDM_SUFFIX,
-            mdm::write(Form::Mdm, msg, t, &config.organisation),
+            mdm::write(Form::Mdm, sources, t, &config.organisation),
         ));
     }
     if emit.oru {
         out.push((
             ORU_SUFFIX,
-            mdm::write(Form::Oru, msg, t, &config.organisation),
+            mdm::write(Form::Oru, sources, t, &config.organisation),
         ));
     }
 }

@@ -7,7 +7,8 @@
 //!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
 //!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
 //!   disk).
-//! * Workers convert ([`crate::convert::convert`], pure) and [`Sink::stage`] in parallel: plain
+//! * Workers convert ([`Sink::convert`]: pure, with the registry as memory for the output
+//!   folder) and [`Sink::stage`] in parallel: plain
 //!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
 //!   (`par_bridge`, `--jobs` threads) in bulk mode ([`Workers::Rayon`]).
 //! * The committer (the calling thread) puts results back in sequence order and calls
@@ -24,7 +25,7 @@ use super::name::message_hash;
 use super::report::Tally;
 use super::{Done, Error, Incoming, Record, Sink, is_undecodable};
 use crate::config::Config;
-use crate::convert::{Conversion, convert_with};
+use crate::convert::Conversion;
 use crate::hl7::{Frame, FrameDefect};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -46,8 +47,6 @@ pub enum Workers {
 pub struct Settings {
     pub jobs: usize,
     pub workers: Workers,
-    /// The artefacts `--emit` asks for besides the CDA.
-    pub emit: crate::convert::Emit,
 }
 
 /// Most messages committed together (one fsync per directory and one for the report).
@@ -168,10 +167,7 @@ where
                         .name(format!("dmpfeed-worker-{i}"))
                         .spawn_scoped(s, move || {
                             for incoming in rx {
-                                if tx
-                                    .send(work(sink, config, &settings.emit, abort, incoming))
-                                    .is_err()
-                                {
+                                if tx.send(work(sink, config, abort, incoming)).is_err() {
                                     break;
                                 }
                             }
@@ -191,8 +187,7 @@ where
                             .par_bridge()
                             .for_each_with(tx, |tx, incoming| {
                                 // A closed channel means the committer stopped: drain quietly.
-                                let _ =
-                                    tx.send(work(sink, config, &settings.emit, abort, incoming));
+                                let _ = tx.send(work(sink, config, abort, incoming));
                             })
                     })
                 });
@@ -217,7 +212,6 @@ where
 fn work<S: Sink>(
     sink: &S,
     config: &Config,
-    emit: &crate::convert::Emit,
     abort: &AtomicBool,
     incoming: Incoming,
 ) -> Result<Done<S::Staged>, (u64, Error)> {
@@ -225,17 +219,6 @@ fn work<S: Sink>(
     if abort.load(Ordering::SeqCst) {
         return Err((seq, Error::Internal("stopped".into())));
     }
-    // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
-    // the message or hang the committer waiting for it.
-    let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        convert_with(&frame.bytes, frame.defect, config, emit)
-    }))
-    .map_err(|_| {
-        (
-            seq,
-            Error::Internal(format!("{source}: the conversion of this message panicked")),
-        )
-    })?;
     let (size, hash) = match frame.defect {
         // Only a prefix is kept: the size tells apart two large messages that start alike.
         Some(FrameDefect::TooLarge { size }) => (
@@ -244,6 +227,17 @@ fn work<S: Sink>(
         ),
         _ => (frame.bytes.len() as u64, message_hash(&frame.bytes)),
     };
+    // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
+    // the message or hang the committer waiting for it.
+    let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sink.convert(&frame.bytes, frame.defect, &hash, config)
+    }))
+    .map_err(|_| {
+        (
+            seq,
+            Error::Internal(format!("{source}: the conversion of this message panicked")),
+        )
+    })?;
     let record = Record {
         seq,
         source,
@@ -423,11 +417,7 @@ mod tests {
         let mut acks = Vec::new();
         let end = run(
             &config,
-            Settings {
-                jobs: 3,
-                workers,
-                emit: Default::default(),
-            },
+            Settings { jobs: 3, workers },
             sink,
             &interrupt,
             |d| {
@@ -493,7 +483,6 @@ mod tests {
             Settings {
                 jobs: 2,
                 workers: Workers::Threads,
-                emit: Default::default(),
             },
             &sink,
             &interrupt,
@@ -554,7 +543,6 @@ mod tests {
             Settings {
                 jobs: 2,
                 workers: Workers::Threads,
-                emit: Default::default(),
             },
             &sink,
             &interrupt,
