@@ -999,8 +999,10 @@ def readme() -> str:
                      + (f" ({'; '.join(notes)})" if notes else ""))
     lines += [
         "",
-        "Note: `dmpfeed convert samples/` also reads this README (it is not hidden) and reports it as `rejected`",
-        "(`HL7_SYNTAX`), like `rejected-not-hl7.txt`.",
+        "Note: `dmpfeed convert samples/` skips this README (`input.ignore` = `[\"*.md\"]` by default). Files of a",
+        "folder are read in name order, so the ADT samples (`adt-*`) come before the documents they concern: the",
+        "held document of GARNIER is then converted at once with the identity recorded from `adt-a31-qualify.hl7`",
+        "(warning `IDENTITY_FROM_REGISTRY`). Give the files in another order to see it held, then released.",
         "",
     ]
     return "\n".join(lines)
