@@ -202,7 +202,8 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
             );
         }
     };
-    let msg = match decoded.parse() {
+    let max_segments = usize::try_from(config.limits.max_segments).unwrap_or(usize::MAX);
+    let msg = match decoded.parse_limited(max_segments) {
         Ok(m) => m,
         Err(e) => {
             return Conversion::rejected(
@@ -212,6 +213,9 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
         }
     };
     let header = MessageHeader::read(&msg);
+    if let Some(finding) = oversize_field(&msg, config.limits.max_field_bytes) {
+        return Conversion::rejected(Some(header), finding);
+    }
     let mut conversion = match document::message_kind(&msg) {
         Some(_) => convert_gated(&msg, header, config),
         None => {
@@ -462,6 +466,38 @@ fn received_document(
         version,
     };
     Ok((xml, metadata))
+}
+
+/// The first field longer than `limits.max_field_bytes` (decoded UTF-8 bytes, escapes
+/// included), named by its path (`OBX[2]-5`). Only segments longer than the limit are split
+/// into fields: a field is never longer than its segment.
+fn oversize_field(msg: &Message<'_>, max: u64) -> Option<Finding> {
+    for (i, seg) in msg.segments().enumerate() {
+        if seg.raw().len() as u64 <= max {
+            continue;
+        }
+        let Some((n, len)) = seg
+            .fields()
+            .map(|f| f.raw().len())
+            .enumerate()
+            .find(|&(_, len)| len as u64 > max)
+        else {
+            continue;
+        };
+        let id = seg.id();
+        let occurrence = msg.segments().take(i).filter(|s| s.id() == id).count() + 1;
+        let path = if occurrence > 1 {
+            format!("{id}[{occurrence}]-{}", n + 1)
+        } else {
+            format!("{id}-{}", n + 1)
+        };
+        return Some(Finding::new(
+            ReasonCode::MessageTooLarge,
+            path.clone(),
+            format!("{path} is {len} bytes long (limit {max}, limits.max_field_bytes)"),
+        ));
+    }
+    None
 }
 
 fn defect_finding(defect: FrameDefect, len: usize) -> Finding {
