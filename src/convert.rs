@@ -185,7 +185,7 @@ fn dedup(codes: impl Iterator<Item = ReasonCode>) -> Vec<ReasonCode> {
 /// Converts one framed message.
 pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conversion {
     if let Some(defect) = defect {
-        return Conversion::rejected(None, defect_finding(defect, raw.len()));
+        return Conversion::rejected(None, defect_finding(defect, raw.len(), config));
     }
     if raw.len() as u64 > config.limits.max_message_bytes {
         return Conversion::rejected(
@@ -500,7 +500,7 @@ fn oversize_field(msg: &Message<'_>, max: u64) -> Option<Finding> {
     None
 }
 
-fn defect_finding(defect: FrameDefect, len: usize) -> Finding {
+fn defect_finding(defect: FrameDefect, len: usize, config: &Config) -> Finding {
     match defect {
         FrameDefect::NotHl7 => Finding::new(
             ReasonCode::Hl7Syntax,
@@ -512,19 +512,14 @@ fn defect_finding(defect: FrameDefect, len: usize) -> Finding {
             "",
             "the input ended inside an MLLP block (no 0x1C end byte)",
         ),
-        FrameDefect::TooLarge { size } => too_large(size, 0),
+        FrameDefect::TooLarge { size } => too_large(size, config.limits.max_message_bytes),
     }
 }
 
 fn too_large(size: u64, limit: u64) -> Finding {
-    let limit = if limit > 0 {
-        format!(" (limit {limit})")
-    } else {
-        String::new()
-    };
     Finding::new(
         ReasonCode::MessageTooLarge,
         "",
-        format!("message of {size} bytes{limit}"),
+        format!("message of {size} bytes (limit {limit}, limits.max_message_bytes)"),
     )
 }

@@ -32,7 +32,12 @@ fn replay(name: &str) {
 fn every_fuzz_regression_input_is_handled() {
     let mut names: Vec<String> = std::fs::read_dir(regressions())
         .expect("fuzz/regressions exists")
-        .map(|e| e.expect("readable entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     names.sort();
     assert!(!names.is_empty(), "no regression inputs");

@@ -179,7 +179,10 @@ pub const INJECTED: &str = "dmpfeedInjected";
 pub fn conversion(raw: &[u8], framing: Framing, defect: bool, c: &Conversion) {
     match c.outcome {
         Outcome::Converted => {
-            let doc = c.document.as_ref().expect("a converted message has its document");
+            let doc = c
+                .document
+                .as_ref()
+                .expect("a converted message has its document");
             assert!(!doc.cda.is_empty());
             if let Err(e) = wellformed::check(&doc.cda) {
                 panic!(
@@ -221,7 +224,10 @@ pub fn conversion(raw: &[u8], framing: Framing, defect: bool, c: &Conversion) {
     };
 
     // The report line and the sidecar: serialised, read back.
-    let files = vec![format!("rejected/{name}.hl7"), format!("rejected/{name}.json")];
+    let files = vec![
+        format!("rejected/{name}.hl7"),
+        format!("rejected/{name}.json"),
+    ];
     let line = serde_json::to_string(&ReportLine::new(&record, Some(&name), &files))
         .expect("a report line serialises");
     assert!(!line.contains('\n'), "a report line is one line");
@@ -243,14 +249,24 @@ pub fn conversion(raw: &[u8], framing: Framing, defect: bool, c: &Conversion) {
         framing,
     });
     let frames: Vec<_> = framing::frames(&bytes).collect();
-    assert_eq!(frames.len(), 1, "one ACK, one frame: {:?}", String::from_utf8_lossy(&bytes));
-    assert!(frames[0].defect.is_none(), "{:?}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        frames.len(),
+        1,
+        "one ACK, one frame: {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert!(
+        frames[0].defect.is_none(),
+        "{:?}",
+        String::from_utf8_lossy(&bytes)
+    );
     let decoded = hl7::decode(frames[0].bytes).expect("the ACK is UTF-8");
     let msg = decoded.parse().expect("the ACK parses");
     let msa2 = msg.get("MSA-2").ok().flatten().unwrap_or_default();
     let echoed = record.control_id().unwrap_or("");
     assert_eq!(
-        msa2, echoed,
+        msa2,
+        echoed,
         "MSA-2 echoes MSH-10: {:?}",
         String::from_utf8_lossy(&bytes)
     );
@@ -260,7 +276,8 @@ pub fn conversion(raw: &[u8], framing: Framing, defect: bool, c: &Conversion) {
 fn safe_name(n: &str) {
     assert!(!n.is_empty());
     assert!(
-        n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+        n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
         "{n:?}"
     );
     assert!(!n.starts_with(['.', '-']) && !n.ends_with('.'), "{n:?}");

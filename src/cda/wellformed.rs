@@ -90,10 +90,7 @@ pub fn check(xml: &[u8]) -> Result<(), NotWellFormed> {
             Event::Start(e) | Event::Empty(e) if depth == 0 && roots > 0 => {
                 return Err(at(
                     start,
-                    format!(
-                        "a second root element <{}>",
-                        e.name().as_ref()
-                    ),
+                    format!("a second root element <{}>", e.name().as_ref()),
                 ));
             }
             Event::Start(e) => {
@@ -147,14 +144,14 @@ fn element(e: &BytesStart<'_>, offset: usize) -> Result<(), NotWellFormed> {
         let a = a.map_err(|err| at(offset, format!("<{name}>: {err}")))?;
         let key = a.key.into_inner();
         if !is_name(key) {
-            return Err(at(
-                offset,
-                format!("<{name}>: {key:?} is not an XML name"),
-            ));
+            return Err(at(offset, format!("<{name}>: {key:?} is not an XML name")));
         }
         let value: &str = &a.value;
         if value.contains('<') {
-            return Err(at(offset, format!("<{name} {key}>: `<` in an attribute value")));
+            return Err(at(
+                offset,
+                format!("<{name} {key}>: `<` in an attribute value"),
+            ));
         }
         let mut rest = value;
         while let Some(amp) = rest.find('&') {

@@ -179,8 +179,14 @@ mod tests {
     #[test]
     fn mllp_block_bytes_and_other_controls_are_hex_escaped() {
         let d = Delimiters::default();
-        assert_eq!(escape("A\u{1C}B\u{0B}\u{0}\t", &d), r"A\X1C\B\X0B\\X00\\X09\");
-        assert_eq!(unescape(&escape("A\u{1C}B", &d), &d, Charset::Utf8), "A\u{1C}B");
+        assert_eq!(
+            escape("A\u{1C}B\u{0B}\u{0}\t", &d),
+            r"A\X1C\B\X0B\\X00\\X09\"
+        );
+        assert_eq!(
+            unescape(&escape("A\u{1C}B", &d), &d, Charset::Utf8),
+            "A\u{1C}B"
+        );
     }
 
     #[test]
