@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
-# Runs the fuzz targets (all by default: reader, framing_chunks, convert, convert_structured) for
-# SECONDS each (default 600), one after the other, one job each (the machine is shared).
+# Runs the fuzz targets (all by default: reader, framing_chunks, convert, convert_structured,
+# archive) for SECONDS each (default 600), one after the other, one job each (the machine is
+# shared).
 # Idempotent: installs cargo-fuzz when missing; the growing corpora stay in fuzz/corpus/ (not in
 # git), seeded from fuzz/seeds/.
 #
@@ -27,7 +28,7 @@ export RUSTC_BOOTSTRAP=1
 sanitizer="${FUZZ_SANITIZER:-address}"
 
 targets=("${@:2}")
-[ ${#targets[@]} -gt 0 ] || targets=(reader framing_chunks convert convert_structured)
+[ ${#targets[@]} -gt 0 ] || targets=(reader framing_chunks convert convert_structured archive)
 for target in "${targets[@]}"; do
     case "$target" in
         # The structured target's input is a list of choices, not a message.

@@ -135,3 +135,62 @@ fn one_report_line_per_framed_message_and_exit_0_or_1() {
         .unwrap();
     assert!(case.get() >= 50, "only {} cases without ADT", case.get());
 }
+
+/// CONTRACT.md "Logs": at the default level, standard error never shows identity traits, INS or
+/// document content — for the samples (every outcome) and for inputs that fail (a corrupt
+/// archive, a missing file), in bulk and stream mode.
+#[test]
+fn default_logs_never_show_identity_or_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad_zip = tmp.path().join("corrupt.zip");
+    std::fs::write(&bad_zip, b"PK\x03\x04 ROCHE 279035145418997").unwrap();
+    let bulk = bin()
+        .arg("convert")
+        .arg(samples())
+        .arg(&bad_zip)
+        .arg(tmp.path().join("missing.hl7"))
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(status(&bulk), 2);
+    let mut child = bin()
+        .args(["convert", "--ack", "--out"])
+        .arg(tmp.path().join("out-stream"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = std::fs::read(samples().join("stream-mllp.hl7")).unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let stream = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    // Every patient of samples/README.md: INS, birth names, first given names, birth dates.
+    let readme = std::fs::read_to_string(samples().join("README.md")).unwrap();
+    let mut secrets: Vec<String> = Vec::new();
+    for line in readme.lines().filter(|l| l.starts_with("- IPP ")) {
+        let after = line.split_once(": ").unwrap().1;
+        if let Some(ins) = after.strip_prefix('`') {
+            secrets.push(ins[..15].to_owned());
+        }
+        let traits = after.rsplit_once("` ").map_or(after, |(_, t)| t);
+        let traits = traits.trim_start_matches("(no INS) ");
+        let (names, rest) = traits.split_once(", ").unwrap();
+        secrets.extend(names.split(' ').filter(|w| w.len() > 3).map(str::to_owned));
+        secrets.push(rest.split(", ").nth(1).unwrap().to_owned()); // birth date
+    }
+    assert!(secrets.len() > 40, "{secrets:?}");
+    secrets.push("JVBERi0".into()); // the start of every base64 PDF
+    for (mode, o) in [("bulk", &bulk), ("stream", &stream)] {
+        let err = stderr(o);
+        assert!(!err.is_empty(), "{mode}: the summary at least");
+        for s in &secrets {
+            assert!(
+                !err.contains(s.as_str()),
+                "{mode}: {s:?} in the logs:\n{err}"
+            );
+        }
+    }
+}

@@ -10,6 +10,8 @@
 //! * [`convert_structured`] — a sample message from `samples/` edited segment by segment,
 //!   field by field ([`arbitrary`] chooses the edits), so that the fuzzer reaches the identity
 //!   gate, the mapping and the CDA writer rather than stopping at the parser.
+//! * [`archive`] — any bytes read as a zip, a tar or a tar.gz (hostile central directories,
+//!   headers, sizes, nesting), with the archive limits.
 
 use arbitrary::{Result as ArbResult, Unstructured};
 use dmpfeed::cda::wellformed;
@@ -17,6 +19,8 @@ use dmpfeed::config::Config;
 use dmpfeed::convert::Conversion;
 use dmpfeed::hl7::{self, Framing, Path, framing};
 use dmpfeed::pipeline::ack::{self, AckHeader, AckInput};
+use dmpfeed::pipeline::archive::{self, ArchiveKind, ArchiveReader};
+use dmpfeed::pipeline::ignore::Ignore;
 use dmpfeed::pipeline::report::{ReportLine, Sidecar};
 use dmpfeed::pipeline::{Record, name};
 use dmpfeed::reason::Outcome;
@@ -632,4 +636,48 @@ pub fn convert_structured(input: &[u8]) {
     }
     // Framed as the pipeline frames it: an edit may well have made two messages of one.
     convert(&join(&segments));
+}
+
+// ---------------------------------------------------------------------------------------------
+// archive
+
+/// The `archive` target. Input layout: byte 0 chooses zip, tar or tar.gz; the rest is the
+/// archive. Limits are small (64 entries, 4 MB decompressed, depth 2, 64 kB messages), so that
+/// one input is quick; what must hold is that nothing panics, allocates without bound or loops,
+/// and every frame is labelled `archive!entry#N`.
+pub fn archive(input: &[u8]) {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        Config::from_toml(
+            "[limits]\nmax_archive_entries = 64\nmax_archive_bytes = 4000000\n\
+             max_archive_depth = 2\nmax_message_bytes = 65536\n",
+            "fuzz",
+        )
+        .expect("the fuzz configuration is valid")
+    });
+    let Some((&which, bytes)) = input.split_first() else {
+        return;
+    };
+    let (kind, label) = match which % 3 {
+        0 => (ArchiveKind::Zip, "fuzz.zip"),
+        1 => (ArchiveKind::Tar, "fuzz.tar"),
+        _ => (ArchiveKind::TarGz, "fuzz.tar.gz"),
+    };
+    let ignore = Ignore::new(&config.input.ignore);
+    let mut reader = ArchiveReader::new(archive::Limits::from_config(config), &ignore);
+    let mut frames: Vec<(String, dmpfeed::hl7::Frame)> = Vec::new();
+    let _ = reader.read(kind, std::io::Cursor::new(bytes), label, &mut frames);
+    let problems = reader.into_problems();
+    for (source, frame) in &frames {
+        assert!(source.starts_with("fuzz."), "{source}");
+        assert!(source.contains('!') && source.contains('#'), "{source}");
+        assert!(
+            frame.bytes.len() <= 65536 + 1,
+            "a frame over the message limit is cut"
+        );
+    }
+    assert!(
+        problems.iter().all(|p| p.starts_with("fuzz.")),
+        "{problems:?}"
+    );
 }

@@ -8,7 +8,8 @@
 //! * Plain messages one after another, each starting at `MSH`.
 //!
 //! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace, NUL padding
-//! and stray `0x1C 0x0D` between messages are skipped. A `0x0B`, which can never be data, starts an
+//! and stray `0x1C 0x0D` between messages are skipped, consumed as they arrive; more than
+//! [`MAX_BLANK_GAP`] such bytes after a line end the message in progress. A `0x0B`, which can never be data, starts an
 //! MLLP block wherever it is: it ends the plain message in progress, and an MLLP block it interrupts
 //! (its `0x1C` was lost) is reported [`FrameDefect::UnterminatedMllp`]. Outside a block, a `0x1C`
 //! inside a line is data. Bytes that are not a message (no `MSH`) become a frame
@@ -398,7 +399,7 @@ impl Scanner {
 }
 
 /// Most blank bytes (whitespace, NUL, stray MLLP end bytes) a message may hold between two of
-/// its lines: more end it (see [`State::Tail`]).
+/// its lines: more end it, so that padding never holds a message open (nor in memory).
 pub const MAX_BLANK_GAP: usize = 64 * 1024;
 
 /// Skips blank bytes (whitespace, stray MLLP end bytes, a UTF-8 BOM) from `p`: `Ok` at the
