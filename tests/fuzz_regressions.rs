@@ -40,7 +40,10 @@ fn replay(name: &str) {
     let (target, _) = name
         .split_once('-')
         .expect("a regression file is named TARGET-what");
-    assert!(TARGETS.contains(&target), "{name}: no fuzz target {target:?}");
+    assert!(
+        TARGETS.contains(&target),
+        "{name}: no fuzz target {target:?}"
+    );
     check(target, &data);
 }
 

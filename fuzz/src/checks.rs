@@ -86,23 +86,39 @@ pub fn reader(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // framing_chunks
 
-/// The `framing_chunks` target. Input layout: byte 0 = number of chunk sizes k (mod 16), then k
-/// bytes of chunk sizes (each 1..=256, cycled), then the stream.
+/// The `framing_chunks` target. Input layout: byte 0 = number of chunk sizes k (its low 4 bits)
+/// and a message size limit (its high 4 bits: 0 none, n > 0 `32 × n` bytes), then k bytes of
+/// chunk sizes (each 1..=256, cycled), then the stream. Without a limit the frames must be those
+/// of [`framing::frames`] over the whole buffer; with one, those of the same framer fed the
+/// whole buffer at once (a message over the limit is cut, its size kept).
 pub fn framing_chunks(input: &[u8]) {
-    let Some((&k, rest)) = input.split_first() else {
+    let Some((&first, rest)) = input.split_first() else {
         return;
     };
-    let k = usize::from(k % 16).min(rest.len());
+    let k = usize::from(first % 16).min(rest.len());
+    let limit = match usize::from(first / 16) {
+        0 => usize::MAX,
+        n => 32 * n,
+    };
     let (sizes, data) = rest.split_at(k);
     let sizes: Vec<usize> = if sizes.is_empty() {
         vec![data.len().max(1)]
     } else {
         sizes.iter().map(|&s| usize::from(s) + 1).collect()
     };
-    let expected: Vec<_> = framing::frames(data)
-        .map(|f| (f.bytes.to_vec(), f.offset as u64, f.framing, f.defect))
-        .collect();
-    let mut framer = framing::Framer::default();
+    let expected: Vec<_> = if limit == usize::MAX {
+        framing::frames(data)
+            .map(|f| (f.bytes.to_vec(), f.offset as u64, f.framing, f.defect))
+            .collect()
+    } else {
+        let mut framer = framing::Framer::new(limit);
+        framer.push(data);
+        framer.finish();
+        std::iter::from_fn(|| framer.next_frame())
+            .map(|f| (f.bytes, f.offset, f.framing, f.defect))
+            .collect()
+    };
+    let mut framer = framing::Framer::new(limit);
     let mut got = Vec::new();
     let mut at = 0;
     for size in sizes.iter().cycle() {
@@ -118,12 +134,18 @@ pub fn framing_chunks(input: &[u8]) {
     got.extend(std::iter::from_fn(|| framer.next_frame()));
     for (i, f) in got.iter().enumerate() {
         assert_eq!(f.index, i + 1, "frame indexes count from 1");
+        if limit != usize::MAX {
+            assert!(
+                f.bytes.len() <= limit.max(64 * 1024),
+                "a frame over the limit is cut"
+            );
+        }
     }
     let got: Vec<_> = got
         .into_iter()
         .map(|f| (f.bytes, f.offset, f.framing, f.defect))
         .collect();
-    assert_eq!(got, expected, "chunk sizes {sizes:?}");
+    assert_eq!(got, expected, "chunk sizes {sizes:?}, limit {limit}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -365,6 +365,14 @@ impl Scanner {
         }
     }
 
+    /// Where the frame in progress ends when only blank bytes have followed its last line.
+    pub fn frame_end(&self) -> Option<usize> {
+        match self.state {
+            State::Tail { end, .. } => Some(end),
+            _ => None,
+        }
+    }
+
     /// True when a frame has started and is not complete.
     pub fn in_frame(&self) -> bool {
         matches!(
@@ -694,7 +702,9 @@ impl Framer {
         }
         let start = self.scanner.pending_start();
         let resume = self.scanner.resume_point();
-        let in_progress = self.buf.len() - start;
+        // The blank bytes after a message's last line are not part of it: a message within the
+        // limit stays within it whatever padding follows (and whatever the chunking).
+        let in_progress = self.scanner.frame_end().unwrap_or(self.buf.len()) - start;
         let dropped_so_far = self.oversize.as_ref().map_or(0, |o| o.1);
         if self.oversize.is_none() && in_progress <= self.max_message_bytes {
             return;
@@ -1022,6 +1032,25 @@ mod tests {
                 peak <= MAX_BLANK_GAP + 2 * chunk.len(),
                 "buffer grew to {peak}"
             );
+        }
+    }
+
+    /// A message of exactly the limit followed by padding is not too large, whichever chunk the
+    /// padding arrives in (it was when the padding came before the next message's head).
+    #[test]
+    fn padding_after_a_message_at_the_limit_does_not_make_it_too_large() {
+        let input = [M1, &[b' '; 300][..], M2].concat();
+        for chunk in [1, 7, M1.len(), M1.len() + 100, 4096] {
+            let mut f = Framer::new(M1.len());
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                f.push(c);
+                got.extend(std::iter::from_fn(|| f.next_frame()));
+            }
+            f.finish();
+            got.extend(std::iter::from_fn(|| f.next_frame()));
+            let got: Vec<_> = got.iter().map(|fr| (&fr.bytes[..], fr.defect)).collect();
+            assert_eq!(got, [(M1, None), (M2, None)], "chunks of {chunk}");
         }
     }
 
