@@ -6,9 +6,9 @@
 # Idempotent: installs cargo-fuzz when missing; the growing corpora stay in fuzz/corpus/ (not in
 # git), seeded from fuzz/seeds/.
 #
-# FUZZ_SANITIZER=none builds without AddressSanitizer: two to three times more executions per
-# second, and a shorter build (the CI smoke runs use it); dmpfeed's own code is safe Rust, the
-# sanitizer watches the unsafe code of its dependencies. Default: address.
+# FUZZ_SANITIZER=none builds without AddressSanitizer: about twice the executions per second, a
+# tenth of the memory and a shorter build (the CI smoke runs use it); dmpfeed's own code is safe
+# Rust, the sanitizer watches the unsafe code of its dependencies. Default: address.
 #
 # An input is a failure when a check panics, when it takes more than 10 s (a hang) or more than
 # 2 GB (-rss_limit_mb). cargo-fuzz needs nightly compiler flags (-Zsanitizer); on a stable

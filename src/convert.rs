@@ -1,7 +1,7 @@
 //! One message in, one outcome out: the pure core of `convert` and `check` (no I/O).
 //!
-//! Frame → size limits → charset (MSH-18) → parse → message type → document mapping and the
-//! identity gate → CDA. The pipeline writes what this returns; `check` prints it.
+//! Frame → size limit → charset (MSH-18) → parse (at most `limits.max_segments` segments) →
+//! field size limit → message type → document mapping and the identity gate → CDA. The pipeline writes what this returns; `check` prints it.
 
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
