@@ -78,7 +78,8 @@ enum State {
         blank: usize,
         junk: bool,
     },
-    /// Inside an MLLP block whose `0x0B` is at `start`.
+    /// Inside an MLLP block whose content starts at `start`, just after its `0x0B` (which is
+    /// never part of a frame, even of the prefix kept of an oversize one).
     Mllp { start: usize, scan: usize },
     /// Skipping an envelope segment (FHS/BHS/BTS/FTS) until its terminator.
     Envelope { scan: usize },
@@ -139,7 +140,7 @@ impl Scanner {
                         Head::Message => self.state = State::Message { start: p, scan: p },
                         Head::MllpStart => {
                             self.state = State::Mllp {
-                                start: p,
+                                start: p + 1,
                                 scan: p + 1,
                             }
                         }
@@ -181,7 +182,7 @@ impl Scanner {
                         self.pos = end;
                         self.state = State::Between;
                         return Some(Span {
-                            start: start + 1,
+                            start,
                             end,
                             framing: Framing::Mllp,
                             defect: Some(FrameDefect::UnterminatedMllp),
@@ -193,7 +194,7 @@ impl Scanner {
                         self.pos = end + 1;
                         self.state = State::Between;
                         return Some(Span {
-                            start: start + 1,
+                            start,
                             end,
                             framing: Framing::Mllp,
                             defect: None,
@@ -204,7 +205,7 @@ impl Scanner {
                         self.pos = buf.len();
                         self.state = State::Between;
                         return Some(Span {
-                            start: start + 1,
+                            start,
                             end: buf.len(),
                             framing: Framing::Mllp,
                             defect: Some(FrameDefect::UnterminatedMllp),
@@ -1051,6 +1052,34 @@ mod tests {
             got.extend(std::iter::from_fn(|| f.next_frame()));
             let got: Vec<_> = got.iter().map(|fr| (&fr.bytes[..], fr.defect)).collect();
             assert_eq!(got, [(M1, None), (M2, None)], "chunks of {chunk}");
+        }
+    }
+
+    /// The prefix kept of an oversize MLLP message is its first bytes, not its `0x0B` (which
+    /// the limit, enforced mid-block, used to keep; found by the `framing_chunks` target).
+    #[test]
+    fn an_oversize_mllp_message_keeps_its_own_first_bytes_whatever_the_chunking() {
+        let big = [M1, &[b'x'; 500][..], b"\r"].concat();
+        let input = [mllp(&big), mllp(M2)].concat();
+        for chunk in [1, 3, 64, 4096] {
+            let mut f = Framer::new(100);
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                f.push(c);
+                got.extend(std::iter::from_fn(|| f.next_frame()));
+            }
+            f.finish();
+            got.extend(std::iter::from_fn(|| f.next_frame()));
+            assert_eq!(got.len(), 2, "chunks of {chunk}");
+            assert_eq!(got[0].bytes, big, "chunks of {chunk}");
+            assert_eq!(got[0].offset, 1);
+            assert_eq!(
+                got[0].defect,
+                Some(FrameDefect::TooLarge {
+                    size: big.len() as u64
+                })
+            );
+            assert_eq!(got[1].bytes, M2);
         }
     }
 
