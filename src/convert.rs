@@ -1,10 +1,11 @@
 //! One message in, one outcome out: the pure core of `convert` and `check` (no I/O).
 //!
-//! Frame → size limits → charset (MSH-18) → parse → message type → document mapping and the
-//! identity gate → CDA; a patient-administration message (ADT) is read by [`crate::adt`]. The
-//! pipeline writes what this returns; `check` prints it. What a conversion must know of earlier
-//! messages (chains, oppositions, recorded identities) it asks through [`Recall`]
-//! ([`convert_recalling`]); without it ([`convert`]) each message stands alone.
+//! Frame → size limit → charset (MSH-18) → parse (at most `limits.max_segments` segments) →
+//! field size limit → message type → document mapping and the identity gate → CDA; a
+//! patient-administration message (ADT) is read by [`crate::adt`]. The pipeline writes what this
+//! returns; `check` prints it. What a conversion must know of earlier messages (chains,
+//! oppositions, recorded identities) it asks through [`Recall`] ([`convert_recalling`]); without
+//! it ([`convert`]) each message stands alone.
 
 use crate::adt;
 use crate::cda::{self, received::ReceivedCda};
@@ -241,7 +242,7 @@ pub fn convert_recalling(
     emit: &Emit,
 ) -> Conversion {
     if let Some(defect) = defect {
-        return Conversion::rejected(None, defect_finding(defect, raw.len()));
+        return Conversion::rejected(None, defect_finding(defect, raw.len(), config));
     }
     if raw.len() as u64 > config.limits.max_message_bytes {
         return Conversion::rejected(
@@ -258,7 +259,8 @@ pub fn convert_recalling(
             );
         }
     };
-    let msg = match decoded.parse() {
+    let max_segments = usize::try_from(config.limits.max_segments).unwrap_or(usize::MAX);
+    let msg = match decoded.parse_limited(max_segments) {
         Ok(m) => m,
         Err(e) => {
             return Conversion::rejected(
@@ -268,6 +270,9 @@ pub fn convert_recalling(
         }
     };
     let header = MessageHeader::read(&msg);
+    if let Some(finding) = oversize_field(&msg, config.limits.max_field_bytes) {
+        return Conversion::rejected(Some(header), finding);
+    }
     let mut conversion = match document::message_kind(&msg) {
         Some((kind, _)) => convert_gated(&msg, kind, header, config, memory, emit),
         None if adt::is_adt(&msg) => adt::read(&msg, header, config),
@@ -634,7 +639,39 @@ fn received_document(
     Ok((xml, metadata))
 }
 
-fn defect_finding(defect: FrameDefect, len: usize) -> Finding {
+/// The first field longer than `limits.max_field_bytes` (decoded UTF-8 bytes, escapes
+/// included), named by its path (`OBX[2]-5`). Only segments longer than the limit are split
+/// into fields: a field is never longer than its segment.
+fn oversize_field(msg: &Message<'_>, max: u64) -> Option<Finding> {
+    for (i, seg) in msg.segments().enumerate() {
+        if seg.raw().len() as u64 <= max {
+            continue;
+        }
+        let Some((n, len)) = seg
+            .fields()
+            .map(|f| f.raw().len())
+            .enumerate()
+            .find(|&(_, len)| len as u64 > max)
+        else {
+            continue;
+        };
+        let id = seg.id();
+        let occurrence = msg.segments().take(i).filter(|s| s.id() == id).count() + 1;
+        let path = if occurrence > 1 {
+            format!("{id}[{occurrence}]-{}", n + 1)
+        } else {
+            format!("{id}-{}", n + 1)
+        };
+        return Some(Finding::new(
+            ReasonCode::MessageTooLarge,
+            path.clone(),
+            format!("{path} is {len} bytes long (limit {max}, limits.max_field_bytes)"),
+        ));
+    }
+    None
+}
+
+fn defect_finding(defect: FrameDefect, len: usize, config: &Config) -> Finding {
     match defect {
         FrameDefect::NotHl7 => Finding::new(
             ReasonCode::Hl7Syntax,
@@ -646,19 +683,14 @@ fn defect_finding(defect: FrameDefect, len: usize) -> Finding {
             "",
             "the input ended inside an MLLP block (no 0x1C end byte)",
         ),
-        FrameDefect::TooLarge { size } => too_large(size, 0),
+        FrameDefect::TooLarge { size } => too_large(size, config.limits.max_message_bytes),
     }
 }
 
 fn too_large(size: u64, limit: u64) -> Finding {
-    let limit = if limit > 0 {
-        format!(" (limit {limit})")
-    } else {
-        String::new()
-    };
     Finding::new(
         ReasonCode::MessageTooLarge,
         "",
-        format!("message of {size} bytes{limit}"),
+        format!("message of {size} bytes (limit {limit}, limits.max_message_bytes)"),
     )
 }

@@ -1,88 +1,86 @@
-//! Every input a fuzz target ever crashed on (`fuzz/regressions/`), replayed through the same
-//! checks as the target, so that a fixed crash stays fixed without cargo-fuzz. Files are named
-//! after their target: `reader-…` (decode, parse, every leaf, paths, `inspect --json`) and
-//! `framing_chunks-…` (streamed in chunks = framed whole).
+//! Every input a fuzz target ever crashed on (`fuzz/regressions/`), replayed through the very
+//! checks of the target (`fuzz/src/checks.rs`, included here), so that a fixed crash stays fixed
+//! without cargo-fuzz. Files are named after their target: `reader-…`, `framing_chunks-…`,
+//! `convert-…`, `convert_structured-…`, `archive-…`; the failing ones are named.
 
-use dmpfeed::hl7::{self, framing};
-use std::path::Path;
+#[path = "../fuzz/src/checks.rs"]
+#[allow(dead_code)]
+mod checks;
 
-fn read_everything(data: &[u8]) {
-    for frame in framing::frames(data) {
-        let Ok(decoded) = hl7::decode(frame.bytes) else {
-            continue;
-        };
-        let Ok(msg) = decoded.parse() else {
-            continue;
-        };
-        for seg in msg.segments() {
-            for field in seg.fields() {
-                for rep in field.repetitions() {
-                    for comp in rep.components() {
-                        for sub in comp.subcomponents() {
-                            let _ = sub.value();
-                        }
-                    }
-                }
-            }
-        }
-        for p in ["MSH-1", "MSH-2", "MSH-9.2", "PID-3(2).4.2", "OBX[3]-5.5"] {
-            let _ = msg.get(p);
-        }
-        let mut out = Vec::new();
-        dmpfeed::commands::inspect::write_json(&mut out, "regression#1", &msg).unwrap();
-        assert!(std::str::from_utf8(&out).is_ok());
+use std::path::{Path, PathBuf};
+
+fn regressions() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
+}
+
+/// The fuzz targets, by name.
+const TARGETS: [&str; 5] = [
+    "reader",
+    "framing_chunks",
+    "convert",
+    "convert_structured",
+    "archive",
+];
+
+/// Runs `data` through the checks of `target`.
+fn check(target: &str, data: &[u8]) {
+    match target {
+        "reader" => checks::reader(data),
+        "framing_chunks" => checks::framing_chunks(data),
+        "convert" => checks::convert(data),
+        "convert_structured" => checks::convert_structured(data),
+        "archive" => checks::archive(data),
+        other => panic!("no fuzz target {other:?}"),
     }
 }
 
-/// The `framing_chunks` target's input layout: byte 0 = k, k chunk sizes (+1), then the stream.
-fn chunked_equals_whole(input: &[u8]) {
-    let Some((&k, rest)) = input.split_first() else {
-        return;
-    };
-    let k = usize::from(k % 16).min(rest.len());
-    let (sizes, data) = rest.split_at(k);
-    let sizes: Vec<usize> = if sizes.is_empty() {
-        vec![data.len().max(1)]
-    } else {
-        sizes.iter().map(|&s| usize::from(s) + 1).collect()
-    };
-    let whole: Vec<_> = framing::frames(data)
-        .map(|f| (f.bytes.to_vec(), f.offset as u64))
-        .collect();
-    let mut framer = framing::Framer::default();
-    let mut got = Vec::new();
-    let mut at = 0;
-    for size in sizes.iter().cycle() {
-        if at >= data.len() {
-            break;
-        }
-        let end = (at + size).min(data.len());
-        framer.push(&data[at..end]);
-        at = end;
-        got.extend(std::iter::from_fn(|| framer.next_frame()));
-    }
-    framer.finish();
-    got.extend(std::iter::from_fn(|| framer.next_frame()));
-    let got: Vec<_> = got.into_iter().map(|f| (f.bytes, f.offset)).collect();
-    assert_eq!(got, whole);
+/// Replays one regression file through the checks of the target it is named after.
+fn replay(name: &str) {
+    let data = std::fs::read(regressions().join(name)).expect("readable regression input");
+    let (target, _) = name
+        .split_once('-')
+        .expect("a regression file is named TARGET-what");
+    assert!(
+        TARGETS.contains(&target),
+        "{name}: no fuzz target {target:?}"
+    );
+    check(target, &data);
 }
 
 #[test]
 fn every_fuzz_regression_input_is_handled() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions exists") {
-        let path = entry.expect("readable entry").path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let data = std::fs::read(&path).expect("readable regression input");
-        if name.starts_with("reader-") {
-            read_everything(&data);
-        } else if name.starts_with("framing_chunks-") {
-            chunked_equals_whole(&data);
-        } else {
-            panic!("{name}: a regression file is named after its fuzz target");
+    let mut names: Vec<String> = std::fs::read_dir(regressions())
+        .expect("fuzz/regressions exists")
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no regression inputs");
+    let mut failed = Vec::new();
+    for name in &names {
+        if std::panic::catch_unwind(|| replay(name)).is_err() {
+            failed.push(name.clone());
         }
-        seen += 1;
     }
-    assert!(seen >= 1, "no regression inputs in {}", dir.display());
+    assert!(failed.is_empty(), "regressions failing again: {failed:?}");
+}
+
+/// The seeds of every target go through its checks too: they are the inputs the fuzzer starts
+/// from, and a seed that fails would make every run stop at once.
+#[test]
+fn every_seed_passes_its_target() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for target in TARGETS {
+        let dir = seeds.join(target);
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            check(target, &std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n > 0, "{target}: no seeds");
+    }
 }

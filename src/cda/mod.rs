@@ -6,7 +6,8 @@
 //! * [`write`](mod@write) — the writer and the [`write::Site`] (the configured establishment);
 //! * [`ts`] — HL7 timestamps as CDA TS, with the site's UTC offset;
 //! * [`xml`] — text XML 1.0 can hold;
-//! * [`received`] — the header of a received CDA (metadata, patient ids).
+//! * [`received`] — the header of a received CDA (metadata, patient ids);
+//! * [`wellformed`] — a strict XML 1.0 well-formedness check (received CDAs, tests).
 //!
 //! Sources: ANS TestContenuCDA 3.0 (`schemas/ans-testcontenucda`): the structuration minimale
 //! schematron (template 1.2.250.1.213.1.1.1.1, 2017-12-13) and the example
@@ -16,6 +17,7 @@
 pub mod model;
 pub mod received;
 pub mod ts;
+pub mod wellformed;
 pub mod write;
 pub mod xml;
 

@@ -151,6 +151,9 @@ impl ReceivedCda {
     /// Reads the header of a CDA. `Err` when it is not well-formed XML or not a
     /// `ClinicalDocument`.
     pub fn read(xml: &[u8]) -> Result<ReceivedCda, String> {
+        // quick-xml's reader is lenient (`&#x1;`, undefined entities, text outside the root…):
+        // the document is passed on as it is, so it must be well-formed for whoever reads it next.
+        super::wellformed::check(xml).map_err(|e| format!("not well-formed XML at {e}"))?;
         let mut reader = Reader::from_reader(xml);
         reader.config_mut().check_end_names = true;
         let mut out = ReceivedCda::default();

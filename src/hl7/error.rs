@@ -11,6 +11,8 @@ pub enum Hl7ErrorKind {
     Syntax,
     /// Bytes not valid in the declared MSH-18 character set → `HL7_CHARSET`.
     Charset,
+    /// Over a configured limit (`limits.max_segments`) → `MESSAGE_TOO_LARGE`.
+    TooLarge,
 }
 
 /// A reader error: where, and what.
@@ -47,6 +49,16 @@ impl Hl7Error {
         }
     }
 
+    pub fn too_large(offset: usize, reason: impl Into<String>) -> Self {
+        Hl7Error {
+            kind: Hl7ErrorKind::TooLarge,
+            message_index: None,
+            offset,
+            path: None,
+            reason: reason.into(),
+        }
+    }
+
     /// Attaches the message's position in its file or stream.
     pub fn with_message_index(mut self, index: usize) -> Self {
         self.message_index = Some(index);
@@ -58,6 +70,7 @@ impl Hl7Error {
         match self.kind {
             Hl7ErrorKind::Syntax => ReasonCode::Hl7Syntax,
             Hl7ErrorKind::Charset => ReasonCode::Hl7Charset,
+            Hl7ErrorKind::TooLarge => ReasonCode::MessageTooLarge,
         }
     }
 }

@@ -84,10 +84,12 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 }
 
 /// Escapes a value for writing between these delimiters: the separators, the escape character,
-/// and the segment terminators (`\n` → `\.br\`, `\r` → `\X0D\`), so that
-/// `unescape(escape(s)) == s` for every string.
+/// the segment terminators (`\n` → `\.br\`, `\r` → `\X0D\`) and the other C0 controls as
+/// `\Xhh\` — among them the MLLP block bytes 0x0B and 0x1C, which would cut an MLLP frame (a
+/// control id `\X1C\` echoed raw ended the ACK early; found by the `convert` fuzz target) — so
+/// that `unescape(escape(s)) == s` for every string.
 pub fn escape<'a>(value: &'a str, d: &Delimiters) -> Cow<'a, str> {
-    let needs = |b: u8| d.is_special(b) || b == b'\r' || b == b'\n';
+    let needs = |b: u8| d.is_special(b) || b < 0x20;
     if !value.bytes().any(needs) {
         return Cow::Borrowed(value);
     }
@@ -109,6 +111,11 @@ pub fn escape<'a>(value: &'a str, d: &Delimiters) -> Cow<'a, str> {
             Some(code) => {
                 out.push(esc);
                 out.push_str(code);
+                out.push(esc);
+            }
+            None if c < ' ' => {
+                out.push(esc);
+                out.push_str(&format!("X{:02X}", c as u32));
                 out.push(esc);
             }
             None => out.push(c),
@@ -170,6 +177,19 @@ mod tests {
     }
 
     #[test]
+    fn mllp_block_bytes_and_other_controls_are_hex_escaped() {
+        let d = Delimiters::default();
+        assert_eq!(
+            escape("A\u{1C}B\u{0B}\u{0}\t", &d),
+            r"A\X1C\B\X0B\\X00\\X09\"
+        );
+        assert_eq!(
+            unescape(&escape("A\u{1C}B", &d), &d, Charset::Utf8),
+            "A\u{1C}B"
+        );
+    }
+
+    #[test]
     fn unescape_allocates_only_when_an_escape_is_there() {
         let d = Delimiters::default();
         assert!(matches!(
@@ -200,7 +220,8 @@ mod tests {
         fn escape_then_unescape_is_identity(s in any::<String>()) {
             let d = Delimiters::default();
             let escaped = escape(&s, &d);
-            prop_assert!(!escaped.contains(['|', '^', '~', '&', '\r', '\n']));
+            prop_assert!(!escaped.contains(['|', '^', '~', '&']));
+            prop_assert!(!escaped.contains(|c: char| c < ' '), "no control character");
             let back = unescape(&escaped, &d, Charset::Utf8).into_owned();
             prop_assert_eq!(back, s);
         }

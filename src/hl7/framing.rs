@@ -8,7 +8,8 @@
 //! * Plain messages one after another, each starting at `MSH`.
 //!
 //! Segment terminators `\r`, `\n` and `\r\n` all end a segment. Blank lines, whitespace, NUL padding
-//! and stray `0x1C 0x0D` between messages are skipped. A `0x0B`, which can never be data, starts an
+//! and stray `0x1C 0x0D` between messages are skipped, consumed as they arrive; more than
+//! [`MAX_BLANK_GAP`] such bytes after a line end the message in progress. A `0x0B`, which can never be data, starts an
 //! MLLP block wherever it is: it ends the plain message in progress, and an MLLP block it interrupts
 //! (its `0x1C` was lost) is reported [`FrameDefect::UnterminatedMllp`]. Outside a block, a `0x1C`
 //! inside a line is data. Bytes that are not a message (no `MSH`) become a frame
@@ -68,7 +69,17 @@ enum State {
     Message { start: usize, scan: usize },
     /// Inside bytes that are not HL7, until a line starts a message.
     Junk { start: usize, scan: usize },
-    /// Inside an MLLP block whose `0x0B` is at `start`.
+    /// A message (or junk) whose last line ended at `end`, followed by blank bytes up to
+    /// `blank`: it ends there when a message head, the end of input or more than
+    /// [`MAX_BLANK_GAP`] blank bytes follow, and goes on when another line does.
+    Tail {
+        start: usize,
+        end: usize,
+        blank: usize,
+        junk: bool,
+    },
+    /// Inside an MLLP block whose content starts at `start`, just after its `0x0B` (which is
+    /// never part of a frame, even of the prefix kept of an oversize one).
     Mllp { start: usize, scan: usize },
     /// Skipping an envelope segment (FHS/BHS/BTS/FTS) until its terminator.
     Envelope { scan: usize },
@@ -111,7 +122,15 @@ impl Scanner {
         loop {
             match self.state {
                 State::Between => {
-                    self.pos = skip_blank(buf, self.pos, eof)?;
+                    // The blank bytes skipped are consumed even when more must come: a stream
+                    // of padding is dropped as it arrives, never scanned twice (issue 8).
+                    match skip_blank(buf, self.pos, eof) {
+                        Ok(p) => self.pos = p,
+                        Err(p) => {
+                            self.pos = p;
+                            return None;
+                        }
+                    }
                     let p = self.pos;
                     if p == buf.len() {
                         return None;
@@ -121,7 +140,7 @@ impl Scanner {
                         Head::Message => self.state = State::Message { start: p, scan: p },
                         Head::MllpStart => {
                             self.state = State::Mllp {
-                                start: p,
+                                start: p + 1,
                                 scan: p + 1,
                             }
                         }
@@ -163,7 +182,7 @@ impl Scanner {
                         self.pos = end;
                         self.state = State::Between;
                         return Some(Span {
-                            start: start + 1,
+                            start,
                             end,
                             framing: Framing::Mllp,
                             defect: Some(FrameDefect::UnterminatedMllp),
@@ -175,7 +194,7 @@ impl Scanner {
                         self.pos = end + 1;
                         self.state = State::Between;
                         return Some(Span {
-                            start: start + 1,
+                            start,
                             end,
                             framing: Framing::Mllp,
                             defect: None,
@@ -186,7 +205,7 @@ impl Scanner {
                         self.pos = buf.len();
                         self.state = State::Between;
                         return Some(Span {
-                            start: start + 1,
+                            start,
                             end: buf.len(),
                             framing: Framing::Mllp,
                             defect: Some(FrameDefect::UnterminatedMllp),
@@ -205,66 +224,99 @@ impl Scanner {
                     let junk = matches!(self.state, State::Junk { .. });
                     // Segment terminators end a line; a 0x0B, which cannot be data, starts an
                     // MLLP block wherever it is and so ends the message (or junk) in progress.
-                    let found = memchr3(b'\r', b'\n', VT, &buf[scan..]);
-                    let (end, next) = match found {
-                        Some(i) if buf[scan + i] == VT => (scan + i, scan + i),
+                    match memchr3(b'\r', b'\n', VT, &buf[scan..]) {
+                        Some(i) if buf[scan + i] == VT => {
+                            return Some(self.end_frame(start, scan + i, scan + i, junk));
+                        }
                         Some(i) => {
                             let t = scan + i;
-                            let end = if buf[t] == b'\r' && buf.get(t + 1) == Some(&b'\n') {
-                                t + 2
-                            } else {
-                                t + 1
-                            };
                             if buf[t] == b'\r' && t + 1 == buf.len() && !eof {
                                 // A `\n` may follow: wait, so that `\r\n` is one terminator.
                                 self.set_scan(t);
                                 return None;
                             }
-                            let Some(head) = skip_blank(buf, end, eof) else {
-                                self.set_scan(t);
-                                return None;
-                            };
-                            if head == buf.len() {
-                                // Only blank bytes up to the end of input (skip_blank returns
-                                // the end only at eof): the message ends at its last terminator.
-                                (end, head)
+                            let end = if buf[t] == b'\r' && buf.get(t + 1) == Some(&b'\n') {
+                                t + 2
                             } else {
-                                match classify(buf, head, eof) {
-                                    Head::NeedMore => {
-                                        self.set_scan(t);
-                                        return None;
-                                    }
-                                    Head::Other => {
-                                        self.set_scan(head);
-                                        continue;
-                                    }
-                                    _ => (end, head),
-                                }
-                            }
+                                t + 1
+                            };
+                            self.state = State::Tail {
+                                start,
+                                end,
+                                blank: end,
+                                junk,
+                            };
                         }
-                        None if eof => (buf.len(), buf.len()),
+                        None if eof => {
+                            return Some(self.end_frame(start, buf.len(), buf.len(), junk));
+                        }
                         None => {
                             self.set_scan(buf.len());
                             return None;
                         }
+                    }
+                }
+                State::Tail {
+                    start,
+                    end,
+                    blank,
+                    junk,
+                } => {
+                    let head = match skip_blank(buf, blank, eof) {
+                        // Blank lines inside a message are allowed, not without end: a stream
+                        // of padding after a message must neither keep it open nor be held in
+                        // memory with it. The same test on the bytes whatever the chunking.
+                        Ok(p) | Err(p) if p - end > MAX_BLANK_GAP => {
+                            return Some(self.end_frame(start, end, p, junk));
+                        }
+                        Ok(head) => head,
+                        Err(p) => {
+                            self.set_blank(p);
+                            return None;
+                        }
                     };
-                    self.pos = next;
-                    self.state = State::Between;
-                    return Some(Span {
-                        start,
-                        end,
-                        framing: if junk {
-                            Framing::Plain
-                        } else if self.in_batch {
-                            Framing::Batch
-                        } else {
-                            Framing::Plain
-                        },
-                        defect: junk.then_some(FrameDefect::NotHl7),
-                        mllp_block: false,
-                    });
+                    if head == buf.len() {
+                        // Only blank bytes up to the end of input (skip_blank returns the end
+                        // only at eof): the message ends at its last terminator.
+                        return Some(self.end_frame(start, end, head, junk));
+                    }
+                    match classify(buf, head, eof) {
+                        Head::NeedMore => {
+                            self.set_blank(head);
+                            return None;
+                        }
+                        // Another line: still this message (or junk).
+                        Head::Other if junk => self.state = State::Junk { start, scan: head },
+                        Head::Other => self.state = State::Message { start, scan: head },
+                        _ => return Some(self.end_frame(start, end, head, junk)),
+                    }
                 }
             }
+        }
+    }
+
+    /// The message (or junk) `start..end` is complete; scanning goes on at `next`.
+    fn end_frame(&mut self, start: usize, end: usize, next: usize, junk: bool) -> Span {
+        self.pos = next;
+        self.state = State::Between;
+        Span {
+            start,
+            end,
+            framing: if junk {
+                Framing::Plain
+            } else if self.in_batch {
+                Framing::Batch
+            } else {
+                Framing::Plain
+            },
+            defect: junk.then_some(FrameDefect::NotHl7),
+            mllp_block: false,
+        }
+    }
+
+    fn set_blank(&mut self, new: usize) {
+        if let State::Tail { blank, .. } = &mut self.state {
+            *blank = new;
         }
     }
 
@@ -272,7 +324,7 @@ impl Scanner {
     /// terminator: the input is idle, and a plain stream has no other end marker.
     pub fn flush_idle(&mut self, buf: &[u8]) -> Option<Span> {
         match self.state {
-            State::Message { .. } | State::Junk { .. }
+            State::Message { .. } | State::Junk { .. } | State::Tail { .. }
                 if matches!(buf.last(), Some(b'\r' | b'\n')) =>
             {
                 self.next_span(buf, true)
@@ -295,6 +347,7 @@ impl Scanner {
             State::Envelope { scan } => scan,
             State::Message { start, .. }
             | State::Junk { start, .. }
+            | State::Tail { start, .. }
             | State::Mllp { start, .. } => start,
         }
     }
@@ -308,6 +361,16 @@ impl Scanner {
             | State::Message { scan, .. }
             | State::Junk { scan, .. }
             | State::Mllp { scan, .. } => scan,
+            // The blank bytes after `end` are not part of the message.
+            State::Tail { end, .. } => end,
+        }
+    }
+
+    /// Where the frame in progress ends when only blank bytes have followed its last line.
+    pub fn frame_end(&self) -> Option<usize> {
+        match self.state {
+            State::Tail { end, .. } => Some(end),
+            _ => None,
         }
     }
 
@@ -315,7 +378,7 @@ impl Scanner {
     pub fn in_frame(&self) -> bool {
         matches!(
             self.state,
-            State::Message { .. } | State::Junk { .. } | State::Mllp { .. }
+            State::Message { .. } | State::Junk { .. } | State::Tail { .. } | State::Mllp { .. }
         )
     }
 
@@ -333,21 +396,33 @@ impl Scanner {
                 s(start);
                 s(scan);
             }
+            State::Tail {
+                start, end, blank, ..
+            } => {
+                s(start);
+                s(end);
+                s(blank);
+            }
         }
     }
 }
 
-/// Skips blank bytes (whitespace, stray MLLP end bytes, a UTF-8 BOM) from `p`. `None` when the
-/// buffer ends before anything else and more may come.
-fn skip_blank(buf: &[u8], mut p: usize, eof: bool) -> Option<usize> {
+/// Most blank bytes (whitespace, NUL, stray MLLP end bytes) a message may hold between two of
+/// its lines: more end it, so that padding never holds a message open (nor in memory).
+pub const MAX_BLANK_GAP: usize = 64 * 1024;
+
+/// Skips blank bytes (whitespace, stray MLLP end bytes, a UTF-8 BOM) from `p`: `Ok` at the
+/// first other byte (or the end of input), `Err` with the position reached when the buffer ends
+/// before anything else and more may come.
+fn skip_blank(buf: &[u8], mut p: usize, eof: bool) -> Result<usize, usize> {
     loop {
         match buf.get(p).copied() {
             Some(b' ' | b'\t' | b'\r' | b'\n' | FS | 0) => p += 1,
             Some(0xEF) if buf[p..].starts_with(BOM) => p += BOM.len(),
-            Some(0xEF) if !eof && BOM.starts_with(&buf[p..]) => return None,
-            Some(_) => return Some(p),
-            None if eof => return Some(p),
-            None => return None,
+            Some(0xEF) if !eof && BOM.starts_with(&buf[p..]) => return Err(p),
+            Some(_) => return Ok(p),
+            None if eof => return Ok(p),
+            None => return Err(p),
         }
     }
 }
@@ -628,7 +703,9 @@ impl Framer {
         }
         let start = self.scanner.pending_start();
         let resume = self.scanner.resume_point();
-        let in_progress = self.buf.len() - start;
+        // The blank bytes after a message's last line are not part of it: a message within the
+        // limit stays within it whatever padding follows (and whatever the chunking).
+        let in_progress = self.scanner.frame_end().unwrap_or(self.buf.len()) - start;
         let dropped_so_far = self.oversize.as_ref().map_or(0, |o| o.1);
         if self.oversize.is_none() && in_progress <= self.max_message_bytes {
             return;
@@ -926,6 +1003,103 @@ mod tests {
             .map(|fr| fr.index)
             .collect();
         assert_eq!(idx, [1, 2]);
+    }
+
+    /// Issue 8: padding between messages (a zero-filled file, keep-alive newlines on a stream)
+    /// was scanned again from its start at every chunk (quadratic: 32 MB of NUL took 40 s) and
+    /// kept in the buffer whole. It is consumed as it arrives.
+    #[test]
+    fn padding_is_consumed_as_it_arrives() {
+        for pad in [0u8, b'\n', b' ', FS] {
+            let mut f = Framer::new(100_000);
+            f.push(M1);
+            let chunk = vec![pad; 64 * 1024];
+            let mut peak = 0;
+            let mut frames = Vec::new();
+            for _ in 0..160 {
+                f.push(&chunk);
+                frames.extend(std::iter::from_fn(|| f.next_frame()));
+                peak = peak.max(f.buf.len());
+            }
+            f.push(M2);
+            f.finish();
+            frames.extend(std::iter::from_fn(|| f.next_frame()));
+            // M1 ends with `\r`: a first `\n` makes it a `\r\n` terminator.
+            let first = [M1, if pad == b'\n' { b"\n" } else { b"" }].concat();
+            let got: Vec<_> = frames.iter().map(|fr| (&fr.bytes[..], fr.defect)).collect();
+            assert_eq!(got, [(&first[..], None), (M2, None)], "padding {pad:#x}");
+            assert_eq!(frames[1].offset, (M1.len() + 160 * chunk.len()) as u64);
+            assert!(
+                peak <= MAX_BLANK_GAP + 2 * chunk.len(),
+                "buffer grew to {peak}"
+            );
+        }
+    }
+
+    /// A message of exactly the limit followed by padding is not too large, whichever chunk the
+    /// padding arrives in (it was when the padding came before the next message's head).
+    #[test]
+    fn padding_after_a_message_at_the_limit_does_not_make_it_too_large() {
+        let input = [M1, &[b' '; 300][..], M2].concat();
+        for chunk in [1, 7, M1.len(), M1.len() + 100, 4096] {
+            let mut f = Framer::new(M1.len());
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                f.push(c);
+                got.extend(std::iter::from_fn(|| f.next_frame()));
+            }
+            f.finish();
+            got.extend(std::iter::from_fn(|| f.next_frame()));
+            let got: Vec<_> = got.iter().map(|fr| (&fr.bytes[..], fr.defect)).collect();
+            assert_eq!(got, [(M1, None), (M2, None)], "chunks of {chunk}");
+        }
+    }
+
+    /// The prefix kept of an oversize MLLP message is its first bytes, not its `0x0B` (which
+    /// the limit, enforced mid-block, used to keep; found by the `framing_chunks` target).
+    #[test]
+    fn an_oversize_mllp_message_keeps_its_own_first_bytes_whatever_the_chunking() {
+        let big = [M1, &[b'x'; 500][..], b"\r"].concat();
+        let input = [mllp(&big), mllp(M2)].concat();
+        for chunk in [1, 3, 64, 4096] {
+            let mut f = Framer::new(100);
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                f.push(c);
+                got.extend(std::iter::from_fn(|| f.next_frame()));
+            }
+            f.finish();
+            got.extend(std::iter::from_fn(|| f.next_frame()));
+            assert_eq!(got.len(), 2, "chunks of {chunk}");
+            assert_eq!(got[0].bytes, big, "chunks of {chunk}");
+            assert_eq!(got[0].offset, 1);
+            assert_eq!(
+                got[0].defect,
+                Some(FrameDefect::TooLarge {
+                    size: big.len() as u64
+                })
+            );
+            assert_eq!(got[1].bytes, M2);
+        }
+    }
+
+    /// Blank lines inside a message are part of it, up to [`MAX_BLANK_GAP`] bytes; a longer gap
+    /// ends it, whatever the chunking.
+    #[test]
+    fn a_blank_gap_longer_than_the_limit_ends_the_message() {
+        let line = b"OBX|2|TX|||suite\r";
+        for (gap, frames_expected) in [(MAX_BLANK_GAP - 1, 1), (MAX_BLANK_GAP + 1, 2)] {
+            let input = [M1, &vec![b' '; gap], line].concat();
+            let whole = whole(&input);
+            assert_eq!(whole.len(), frames_expected, "gap {gap}");
+            if frames_expected == 2 {
+                assert_eq!(whole[0].0, M1);
+                assert_eq!(whole[1].2, Some(FrameDefect::NotHl7));
+            }
+            for chunk in [1000, 4096, 65536, 100_000] {
+                assert_eq!(stream(&input, chunk), whole, "gap {gap}, chunks of {chunk}");
+            }
+        }
     }
 
     proptest! {

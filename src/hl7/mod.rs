@@ -36,7 +36,12 @@ impl Decoded<'_> {
     /// Parses the decoded text into a [`Message`] borrowing from it. Error offsets are in the
     /// original bytes ([`Decoded::input_offset`]), not in the decoded text.
     pub fn parse(&self) -> Result<Message<'_>, Hl7Error> {
-        Message::parse(&self.text, self.charset).map_err(|mut e| {
+        self.parse_limited(usize::MAX)
+    }
+
+    /// [`Decoded::parse`] with at most `max_segments` segments ([`Message::parse_limited`]).
+    pub fn parse_limited(&self, max_segments: usize) -> Result<Message<'_>, Hl7Error> {
+        Message::parse_limited(&self.text, self.charset, max_segments).map_err(|mut e| {
             e.offset = self.input_offset(e.offset);
             e
         })

@@ -34,6 +34,17 @@ impl<'a> Message<'a> {
     /// Indexes the segments of a decoded message. Fails when the text does not start with a
     /// valid MSH or a segment does not start with a 3-character segment id.
     pub fn parse(text: &'a str, charset: Charset) -> Result<Message<'a>, Hl7Error> {
+        Message::parse_limited(text, charset, usize::MAX)
+    }
+
+    /// [`Message::parse`], refusing a message of more than `max_segments` segments
+    /// (`limits.max_segments`) before indexing them all: the index is the only memory a
+    /// message takes beyond its bytes.
+    pub fn parse_limited(
+        text: &'a str,
+        charset: Charset,
+        max_segments: usize,
+    ) -> Result<Message<'a>, Hl7Error> {
         let bytes = text.as_bytes();
         let (delims, _) = Delimiters::from_msh(bytes)?;
         let mut segments = Vec::with_capacity(16);
@@ -43,6 +54,12 @@ impl<'a> Message<'a> {
             let line = &bytes[start..end];
             if !is_blank_line(&text[start..end]) {
                 check_segment_id(line, delims.field, start, segments.len() + 1)?;
+                if segments.len() == max_segments {
+                    return Err(Hl7Error::too_large(
+                        start,
+                        format!("more than {max_segments} segments (limits.max_segments)"),
+                    ));
+                }
                 segments.push((start, end));
             }
             start = end + 1;

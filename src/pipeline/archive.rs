@@ -99,11 +99,12 @@ impl<'a> ArchiveReader<'a> {
         self.problems.borrow_mut().push(what);
     }
 
-    /// Reads the archive `file` (named `label`) entry by entry into `out`.
-    pub fn read(
+    /// Reads the archive `file` (named `label`; a file, or bytes in memory for the `archive`
+    /// fuzz target) entry by entry into `out`.
+    pub fn read<R: Read + Seek>(
         &mut self,
         kind: ArchiveKind,
-        file: std::fs::File,
+        file: R,
         label: &str,
         out: &mut dyn Emit,
     ) -> ControlFlow<()> {

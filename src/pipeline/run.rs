@@ -200,6 +200,14 @@ where
             abort.store(true, Ordering::SeqCst);
         }
         let produced = producer.join().ok();
+        // A panic while reading the inputs (a bug: the reader must not panic on any input) must
+        // not pass for the end of the input: the messages after it were never read.
+        let error = match (error, &produced) {
+            (None, None) => Some(Error::Internal(
+                "reading the inputs panicked: the rest of the input was not read".into(),
+            )),
+            (error, _) => error,
+        };
         RunEnd {
             tally,
             produced,
@@ -456,6 +464,34 @@ mod tests {
             assert_eq!(seqs, (0..200).collect::<Vec<_>>(), "{workers:?}");
             assert_eq!(committed[4].1, "t#5");
         }
+    }
+
+    #[test]
+    fn a_panic_while_reading_the_inputs_is_an_error_not_the_end_of_input() {
+        let sink = Memory::default();
+        let interrupt = AtomicBool::new(false);
+        let end: RunEnd<()> = run(
+            &Config::default(),
+            Settings {
+                jobs: 2,
+                workers: Workers::Rayon,
+            },
+            &sink,
+            &interrupt,
+            |d| {
+                for i in 1..=3 {
+                    let _ = d.send(format!("t#{i}"), frame(i));
+                }
+                panic!("a reader bug");
+            },
+            |_| Ok(()),
+        );
+        assert!(
+            matches!(end.error, Some(Error::Internal(_))),
+            "{:?}",
+            end.error
+        );
+        assert_eq!(end.tally.messages, 3, "what was read before is committed");
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! See [`dmpfeed_fuzz::checks::convert_structured`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| dmpfeed_fuzz::checks::convert_structured(data));
