@@ -66,7 +66,10 @@ fn bench_mix(c: &mut Criterion, name: &str, mix: corpus::Mix, count: usize) {
         .iter()
         .map(|m| identity::assess(m, &config.identity))
         .collect();
-    assert!(verdicts.iter().all(|v| v.is_usable()), "every identity is usable");
+    assert!(
+        verdicts.iter().all(|v| v.is_usable()),
+        "every identity is usable"
+    );
     let patients: Vec<_> = verdicts.iter().map(|v| record_target(&v.patient)).collect();
     let requests: Vec<_> = parsed
         .iter()
@@ -81,7 +84,11 @@ fn bench_mix(c: &mut Criterion, name: &str, mix: corpus::Mix, count: usize) {
     g.sample_size(10);
     g.warm_up_time(Duration::from_secs(1));
     g.measurement_time(Duration::from_secs(3));
-    fn run<F: FnMut() -> usize>(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, id: &str, mut f: F) {
+    fn run<F: FnMut() -> usize>(
+        g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        id: &str,
+        mut f: F,
+    ) {
         g.bench_function(id, |b| b.iter(|| black_box(f())));
     }
     run(&mut g, "floor_memchr", || {
@@ -108,7 +115,11 @@ fn bench_mix(c: &mut Criterion, name: &str, mix: corpus::Mix, count: usize) {
     run(&mut g, "identity", || {
         parsed
             .iter()
-            .map(|m| identity::assess(black_box(m), &config.identity).findings.len())
+            .map(|m| {
+                identity::assess(black_box(m), &config.identity)
+                    .findings
+                    .len()
+            })
             .sum()
     });
     run(&mut g, "map", || {

@@ -46,7 +46,10 @@ fn args() -> Args {
     let mut seed = 7u64;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--out" => out = Some(PathBuf::from(value())),
             "--messages" => {

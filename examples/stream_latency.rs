@@ -36,7 +36,10 @@ fn args() -> Args {
     let (mut dmpfeed, mut input, mut out, mut rate, mut messages) = (None, None, None, 100.0, None);
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--dmpfeed" => dmpfeed = Some(value()),
             "--input" => input = Some(value()),

@@ -99,20 +99,34 @@ pub fn message(seed: u64, i: u64) -> Generated {
     let mut rng = Rng::new(seed, i);
     let kind = kind_of(i);
     let latin1 = latin1_of(i);
-    let text = Builder { rng: &mut rng, seed, i, kind, latin1 }.build();
+    let text = Builder {
+        rng: &mut rng,
+        seed,
+        i,
+        kind,
+        latin1,
+    }
+    .build();
     let bytes = if latin1 {
         latin1_bytes(&text)
     } else {
         text.into_bytes()
     };
-    Generated { index: i, kind, latin1, bytes }
+    Generated {
+        index: i,
+        kind,
+        latin1,
+        bytes,
+    }
 }
 
 /// ISO 8859-1 bytes of a text made only of Latin-1 characters (the pools used for Latin-1
 /// messages hold no other: a character outside would be a bug of this generator).
 fn latin1_bytes(text: &str) -> Vec<u8> {
     text.chars()
-        .map(|c| u8::try_from(u32::from(c)).expect("the Latin-1 pools hold only Latin-1 characters"))
+        .map(|c| {
+            u8::try_from(u32::from(c)).expect("the Latin-1 pools hold only Latin-1 characters")
+        })
         .collect()
 }
 
@@ -210,18 +224,63 @@ impl Rng {
 // ------------------------------------------------------------------------------------------------
 
 const FAMILY: &[&str] = &[
-    "LEFÈVRE", "GARNIER", "MÉNARD", "D'ALMEIDA", "LE GOFF", "FAURÉ", "BÉRANGER", "N'DIAYE",
-    "CHÂTEAUNEUF", "GRÉGOIRE", "MÜLLER", "NOËL", "DUPRÉ", "PÉREZ", "GUÉRIN", "BOUCHÉ",
-    "LEBRETON", "MARTIN", "BERNARD", "ROUSSEAU", "FONTAINE", "CASANOVA", "PAOLI", "MOREL",
+    "LEFÈVRE",
+    "GARNIER",
+    "MÉNARD",
+    "D'ALMEIDA",
+    "LE GOFF",
+    "FAURÉ",
+    "BÉRANGER",
+    "N'DIAYE",
+    "CHÂTEAUNEUF",
+    "GRÉGOIRE",
+    "MÜLLER",
+    "NOËL",
+    "DUPRÉ",
+    "PÉREZ",
+    "GUÉRIN",
+    "BOUCHÉ",
+    "LEBRETON",
+    "MARTIN",
+    "BERNARD",
+    "ROUSSEAU",
+    "FONTAINE",
+    "CASANOVA",
+    "PAOLI",
+    "MOREL",
 ];
 const FAMILY_UTF8: &[&str] = &["ŒUVRAY", "DESCŒUR", "SŒURIN", "LŒWENBRÜCK"];
 const GIVEN_F: &[&str] = &[
-    "HÉLÈNE", "FRANÇOISE", "ANAÏS", "CÉLINE", "ZOÉ", "GAËLLE", "MAËLYS", "ÉLODIE", "OCÉANE",
-    "LÆTITIA", "AMINATA", "CHLOÉ", "MÉLANIE", "RENÉE",
+    "HÉLÈNE",
+    "FRANÇOISE",
+    "ANAÏS",
+    "CÉLINE",
+    "ZOÉ",
+    "GAËLLE",
+    "MAËLYS",
+    "ÉLODIE",
+    "OCÉANE",
+    "LÆTITIA",
+    "AMINATA",
+    "CHLOÉ",
+    "MÉLANIE",
+    "RENÉE",
 ];
 const GIVEN_M: &[&str] = &[
-    "JÉRÔME", "LOÏC", "RÉMI", "THÉO", "FRANÇOIS", "GÉRARD", "NOËL", "ANDRÉ", "JEAN-BAPTISTE",
-    "YANNICK", "MATHÉO", "HERVÉ", "SÉBASTIEN", "BENOÎT",
+    "JÉRÔME",
+    "LOÏC",
+    "RÉMI",
+    "THÉO",
+    "FRANÇOIS",
+    "GÉRARD",
+    "NOËL",
+    "ANDRÉ",
+    "JEAN-BAPTISTE",
+    "YANNICK",
+    "MATHÉO",
+    "HERVÉ",
+    "SÉBASTIEN",
+    "BENOÎT",
 ];
 
 /// (COG code of the birthplace, city, ISO country).
@@ -263,7 +322,10 @@ const ADDRESSES: &[(&str, &str, &str)] = &[
 const DOC_TYPES: &[(&str, &str)] = &[
     ("11488-4", "CR ou fiche de consultation ou de visite"),
     ("34112-3", "CR d'hospitalisation"),
-    ("11490-0", "Lettre de liaison à la sortie d'un établissement de soins"),
+    (
+        "11490-0",
+        "Lettre de liaison à la sortie d'un établissement de soins",
+    ),
     ("34874-8", "CR opératoire"),
     ("18748-4", "CR d'imagerie médicale"),
 ];
@@ -310,18 +372,36 @@ const SENTENCES_UTF8: &[&str] = &[
 /// HL7 escapes put in the narrative (HL7 v2.5 §2.7): field, component, subcomponent,
 /// repetition, escape separators, a line break and a hexadecimal CR LF.
 const ESCAPES: &[&str] = &[
-    " \\F\\ ", " \\S\\ ", " \\T\\ ", " \\R\\ ", " C:\\E\\ECHO\\E\\", "\\.br\\", "\\X0D0A\\",
+    " \\F\\ ",
+    " \\S\\ ",
+    " \\T\\ ",
+    " \\R\\ ",
+    " C:\\E\\ECHO\\E\\",
+    "\\.br\\",
+    "\\X0D0A\\",
 ];
 
 /// The MetaDMPMSS flags sent with every document (CI-SIS MDM), as OBX CWE.
 const FLAGS: &[(&str, &str, &str)] = &[
     ("MASQUE_PS", "Masqué aux professionnels de Santé", "N"),
-    ("INVISIBLE_PATIENT", "Document Non Visible par le patient", "N"),
-    ("INVISIBLE_REP_LEGAUX", "Non visible par les représentants Légaux du patient", "N"),
+    (
+        "INVISIBLE_PATIENT",
+        "Document Non Visible par le patient",
+        "N",
+    ),
+    (
+        "INVISIBLE_REP_LEGAUX",
+        "Non visible par les représentants Légaux du patient",
+        "N",
+    ),
     ("CONNEXION_SECRETE", "Connexion Secrete", "N"),
     ("MODIF_CONF_CODE", "Modification Confidentiality Code", "N"),
     ("DESTDMP", "Destinataire DMP", "Y"),
-    ("DESTMSSANTEPS", "Destinataire (Professionnel de Santé, organisation ou BAL applicative)", "N"),
+    (
+        "DESTMSSANTEPS",
+        "Destinataire (Professionnel de Santé, organisation ou BAL applicative)",
+        "N",
+    ),
     ("DESTMSSANTEPAT", "Destinataire Patient", "N"),
     ("ACK_RECEPTION", "Accusé de réception", "N"),
     ("ACK_LECTURE_MSS", "Accusé de lecture", "N"),
@@ -362,7 +442,11 @@ fn seg(out: &mut String, id: &str, fields: &[(usize, &str)]) {
 
 impl Builder<'_> {
     /// Picks from the Latin-1 pool, or now and then from the UTF-8 one in a UTF-8 message.
-    fn pick_str(&mut self, latin1: &'static [&'static str], utf8: &'static [&'static str]) -> &'static str {
+    fn pick_str(
+        &mut self,
+        latin1: &'static [&'static str],
+        utf8: &'static [&'static str],
+    ) -> &'static str {
         if !self.latin1 && self.rng.chance(15) {
             *self.rng.pick(utf8)
         } else {
@@ -376,8 +460,15 @@ impl Builder<'_> {
         let day = 1 + (i / 1440) % 28;
         let month = 1 + (i / (1440 * 28)) % 12;
         let minute = i % 1440;
-        let ts = format!("2024{month:02}{day:02}{:02}{:02}00", minute / 60, minute % 60);
-        let obs = format!("2024{month:02}{day:02}{:02}0000", (minute / 60).saturating_sub(1));
+        let ts = format!(
+            "2024{month:02}{day:02}{:02}{:02}00",
+            minute / 60,
+            minute % 60
+        );
+        let obs = format!(
+            "2024{month:02}{day:02}{:02}0000",
+            (minute / 60).saturating_sub(1)
+        );
         let control_id = format!("GEN{:x}-{i}", self.seed);
         let doc_id = format!("{OID_DOC}.{}.{}", self.seed, i + 1);
         let (loinc, label) = *self.rng.pick(DOC_TYPES);
@@ -387,30 +478,74 @@ impl Builder<'_> {
             "8{idnps_payload}{}^{a_family}^{a_given}^^^DR^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
             luhn_digit(idnps_payload)
         );
-        let charset = if self.latin1 { "8859/1" } else { "UNICODE UTF-8" };
+        let charset = if self.latin1 {
+            "8859/1"
+        } else {
+            "UNICODE UTF-8"
+        };
 
         let mut m = String::with_capacity(16 * 1024);
-        seg(&mut m, "MSH", &[
-            (1, "^~\\&"), (2, "DPI-GEN"), (3, FACILITY), (4, "PFI-DEMO"), (5, FACILITY), (6, &ts),
-            (8, "MDM^T02^MDM_T02"), (9, &control_id), (10, "P"), (11, "2.6"), (16, "FRA"),
-            (17, charset), (20, "2.1^CISIS_CDA_HL7_V2"),
-        ]);
+        seg(
+            &mut m,
+            "MSH",
+            &[
+                (1, "^~\\&"),
+                (2, "DPI-GEN"),
+                (3, FACILITY),
+                (4, "PFI-DEMO"),
+                (5, FACILITY),
+                (6, &ts),
+                (8, "MDM^T02^MDM_T02"),
+                (9, &control_id),
+                (10, "P"),
+                (11, "2.6"),
+                (16, "FRA"),
+                (17, charset),
+                (20, "2.1^CISIS_CDA_HL7_V2"),
+            ],
+        );
         // `seg` numbers fields after the segment id; MSH-1 is the field separator itself, so
         // MSH's fields are shifted by one: (1, "^~\\&") is MSH-2, (9, …) is MSH-10.
         seg(&mut m, "EVN", &[(2, &ts), (6, &ts)]);
         let pid = self.pid();
         m.push_str(&pid);
-        let visit = format!("V{:x}{i:07}^^^{FACILITY}&{OID_VISIT}&ISO^VN", self.seed & 0xff);
+        let visit = format!(
+            "V{:x}{i:07}^^^{FACILITY}&{OID_VISIT}&ISO^VN",
+            self.seed & 0xff
+        );
         let service = format!("{}^^^{FACILITY}", self.rng.pick(SERVICES));
         let admit = format!("2024{month:02}{day:02}0700");
-        seg(&mut m, "PV1", &[(1, "1"), (2, "I"), (3, &service), (7, &author), (19, &visit), (44, &admit)]);
+        seg(
+            &mut m,
+            "PV1",
+            &[
+                (1, "1"),
+                (2, "I"),
+                (3, &service),
+                (7, &author),
+                (19, &visit),
+                (44, &admit),
+            ],
+        );
         seg(&mut m, "ORC", &[(1, "NW")]);
         seg(&mut m, "OBR", &[(1, "1"), (4, &doc_code), (7, &obs)]);
         let signed = format!("{author}^^{ts}");
-        seg(&mut m, "TXA", &[
-            (1, "1"), (2, &doc_code), (3, "TEXT"), (4, &obs), (5, &author), (6, &ts), (9, &author),
-            (12, &doc_id), (17, "AU"), (22, &signed),
-        ]);
+        seg(
+            &mut m,
+            "TXA",
+            &[
+                (1, "1"),
+                (2, &doc_code),
+                (3, "TEXT"),
+                (4, &obs),
+                (5, &author),
+                (6, &ts),
+                (9, &author),
+                (12, &doc_id),
+                (17, "AU"),
+                (22, &signed),
+            ],
+        );
         let mut n = 1;
         match self.kind {
             Kind::Pdf => {
@@ -418,7 +553,11 @@ impl Builder<'_> {
                 let pdf = pdf(self.rng, size, &control_id);
                 let b64 = base64_simd::STANDARD.encode_to_string(&pdf);
                 let value = format!("^application^pdf^Base64^{b64}");
-                seg(&mut m, "OBX", &[(1, "1"), (2, "ED"), (3, &doc_code), (5, &value), (11, "F")]);
+                seg(
+                    &mut m,
+                    "OBX",
+                    &[(1, "1"), (2, "ED"), (3, &doc_code), (5, &value), (11, "F")],
+                );
                 n += 1;
             }
             Kind::Text => {
@@ -426,18 +565,41 @@ impl Builder<'_> {
                 for _ in 0..lines {
                     let line = self.narrative_line();
                     let set_id = n.to_string();
-                    seg(&mut m, "OBX", &[(1, &set_id), (2, "TX"), (3, &doc_code), (5, &line), (11, "F")]);
+                    seg(
+                        &mut m,
+                        "OBX",
+                        &[
+                            (1, &set_id),
+                            (2, "TX"),
+                            (3, &doc_code),
+                            (5, &line),
+                            (11, "F"),
+                        ],
+                    );
                     n += 1;
                 }
             }
         }
         let prt_org = "CHU de Démo^^^^^ASIP-SANTE-ST&1.2.250.1.71.4.2.2&ISO^FINEG^^^990000010";
-        seg(&mut m, "PRT", &[(2, "UC"), (4, "SB^Send by^participation"), (5, &author), (8, prt_org)]);
+        seg(
+            &mut m,
+            "PRT",
+            &[
+                (2, "UC"),
+                (4, "SB^Send by^participation"),
+                (5, &author),
+                (8, prt_org),
+            ],
+        );
         for (code, label, value) in FLAGS {
             let set_id = n.to_string();
             let obs_id = format!("{code}^{label}^MetaDMPMSS");
             let v = format!("{value}^^expandedYes-NoIndicator");
-            seg(&mut m, "OBX", &[(1, &set_id), (2, "CWE"), (3, &obs_id), (5, &v), (11, "F")]);
+            seg(
+                &mut m,
+                "OBX",
+                &[(1, &set_id), (2, "CWE"), (3, &obs_id), (5, &v), (11, "F")],
+            );
             n += 1;
         }
         m
@@ -496,7 +658,11 @@ pub fn patient(seed: u64, p: u64) -> Patient {
     let mut rng = Rng::new(seed ^ 0x5041_5449_454E_5453, p);
     let utf8 = needs_utf8(p);
     let male = rng.chance(50);
-    let family = if utf8 { *rng.pick(FAMILY_UTF8) } else { *rng.pick(FAMILY) };
+    let family = if utf8 {
+        *rng.pick(FAMILY_UTF8)
+    } else {
+        *rng.pick(FAMILY)
+    };
     let given_pool = if male { GIVEN_M } else { GIVEN_F };
     let first = *rng.pick(given_pool);
     let second = *rng.pick(given_pool);
@@ -551,7 +717,10 @@ impl Patient {
             "{ipp}^^^{FACILITY}&{OID_IPP}&ISO^PI~{}^^^ASIP-SANTE-INS-NIR&{OID_INS_NIR}&ISO^INS",
             self.nir
         );
-        let mut names = format!("{}^{}^{} {}^^^^L", self.family, self.first, self.first, self.second);
+        let mut names = format!(
+            "{}^{}^{} {}^^^^L",
+            self.family, self.first, self.first, self.second
+        );
         if let Some(used) = self.used {
             let _ = write!(names, "~{used}^{}^^^^^D", self.first);
         }
@@ -561,10 +730,21 @@ impl Patient {
         let addr = format!("{street}^^{city}^^{zip}^FRA^H~^^{birth_city}^^^{country}^BDL^^{cog}");
         let account = format!("A{ipp}^^^{FACILITY}&{OID_AN}&ISO^AN");
         let mut out = String::new();
-        seg(&mut out, "PID", &[
-            (1, "1"), (3, &ids), (5, &names), (7, &self.dob), (8, sex), (11, &addr),
-            (18, &account), (31, "N"), (32, "QUAL"),
-        ]);
+        seg(
+            &mut out,
+            "PID",
+            &[
+                (1, "1"),
+                (3, &ids),
+                (5, &names),
+                (7, &self.dob),
+                (8, sex),
+                (11, &addr),
+                (18, &account),
+                (31, "N"),
+                (32, "QUAL"),
+            ],
+        );
         out
     }
 }

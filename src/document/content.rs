@@ -15,7 +15,7 @@
 //! (`\.br\`, `\X0D0A\`); such escaped CR/LF are accepted and removed (one copy of the base64, the
 //! only case that copies). Every other character, escaped or not, makes the content invalid.
 
-use crate::hl7::{Component, Segment};
+use crate::hl7::{Component, Field, Segment};
 use std::borrow::Cow;
 
 /// The media types of a non-structured (level 1) body, as written in `nonXMLBody/text/@mediaType`
@@ -198,7 +198,12 @@ pub fn is_narrative(value_type: &str) -> bool {
 /// Appends the text of one narrative OBX to `out`: each repetition of OBX-5 is a line, escapes
 /// decoded (`\.br\` is a line break). Lines are separated by `\n`.
 pub fn push_narrative(obx: &Segment<'_>, out: &mut String) {
-    let Some(field) = obx.field(5) else {
+    push_narrative_field(obx.field(5), out);
+}
+
+/// [`push_narrative`] from OBX-5 already split out.
+pub fn push_narrative_field(obx5: Option<Field<'_>>, out: &mut String) {
+    let Some(field) = obx5 else {
         return;
     };
     for rep in field.repetitions() {

@@ -168,8 +168,8 @@ struct Parts<'a> {
     txa: Option<Fields<'a>>,
     pv1: Option<Fields<'a>>,
     sender: Option<Segment<'a>>,
-    /// The document OBX segments with their 1-based OBX occurrence: one ED, or narrative lines.
-    document: Vec<(usize, Segment<'a>)>,
+    /// The document OBX segments: one ED, or narrative lines.
+    document: Vec<DocumentObx<'a>>,
     /// The first non-flag OBX, when its value type cannot carry a document.
     unusable: Option<(usize, Segment<'a>)>,
     flags: MetaDmpFlags,
@@ -196,14 +196,16 @@ impl<'a> Parts<'a> {
                 }
                 "OBX" => {
                     obx_n += 1;
-                    if flags::is_flag(&seg) {
+                    let fields = Fields::of(&seg);
+                    if flags::is_flag_observation(fields.get(3)) {
                         p.flags.record(&seg, obx_n);
                     } else if !closed {
-                        let value_type = raw(seg.field(2), 1);
+                        let value_type = raw(fields.get(2), 1);
+                        let obx = DocumentObx { n: obx_n, fields };
                         if content::is_narrative(value_type) {
-                            p.document.push((obx_n, seg));
+                            p.document.push(obx);
                         } else if value_type.trim() == "ED" && p.document.is_empty() {
-                            p.document.push((obx_n, seg));
+                            p.document.push(obx);
                             closed = true;
                         } else {
                             if p.document.is_empty() {
@@ -222,13 +224,21 @@ impl<'a> Parts<'a> {
     fn is_ed(&self) -> bool {
         self.document
             .first()
-            .is_some_and(|(_, s)| raw(s.field(2), 1).trim() == "ED")
+            .is_some_and(|d| raw(d.fields.get(2), 1).trim() == "ED")
     }
 
     /// Field `n` of the document OBX (the first one, for narrative lines).
     fn document_field(&self, n: usize) -> Option<Field<'a>> {
-        self.document.first().and_then(|(_, s)| s.field(n))
+        self.document.first().and_then(|d| d.fields.get(n))
     }
+}
+
+/// A document OBX and its 1-based OBX occurrence, its fields split once: a narrative document
+/// has one per line, each read for OBX-2, OBX-3, OBX-5 and OBX-11, and `Segment::field(n)`
+/// would walk the line from its start for each.
+struct DocumentObx<'a> {
+    n: usize,
+    fields: Fields<'a>,
 }
 
 /// The fields of one segment, split once: TXA, OBR, PV1 … are read field by field, and
@@ -238,7 +248,11 @@ struct Fields<'a>(Vec<Field<'a>>);
 
 impl<'a> Fields<'a> {
     fn of(seg: &Segment<'a>) -> Fields<'a> {
-        Fields(seg.fields().collect())
+        // One allocation for most segments (OBX has 11 to 14 fields); the iterator cannot
+        // tell its length in advance.
+        let mut fields = Vec::with_capacity(16);
+        fields.extend(seg.fields());
+        Fields(fields)
     }
 
     fn get(&self, n: usize) -> Option<Field<'a>> {
@@ -431,11 +445,11 @@ fn settle(
     findings: &mut Vec<Finding>,
 ) -> Option<Action> {
     let orc1 = raw(at(&parts.orc, 1), 1);
-    let obx11: Vec<(String, &str)> = parts
+    let obx11: Vec<(usize, &str)> = parts
         .document
         .iter()
         .take(if parts.is_ed() { 1 } else { usize::MAX })
-        .map(|(n, s)| (format!("OBX[{n}]-11"), raw(s.field(11), 1)))
+        .map(|d| (d.n, raw(d.fields.get(11), 1)))
         .collect();
     match event::settle(kind, mdm_action, orc1, &obx11) {
         Ok(a) => Some(a),
@@ -734,7 +748,7 @@ fn read_content<'a>(
             ),
         );
     }
-    let Some((n, first)) = parts.document.first() else {
+    let Some(DocumentObx { n, fields: first }) = parts.document.first() else {
         return fail(
             ReasonCode::ContentMissing,
             "OBX-5".into(),
@@ -743,8 +757,8 @@ fn read_content<'a>(
     };
     if !parts.is_ed() {
         let mut text = String::new();
-        for (_, obx) in &parts.document {
-            content::push_narrative(obx, &mut text);
+        for d in &parts.document {
+            content::push_narrative_field(d.fields.get(5), &mut text);
             if text.len() as u64 > max {
                 return fail(
                     ReasonCode::MessageTooLarge,
@@ -763,7 +777,7 @@ fn read_content<'a>(
         return Some(Read::Content(Content::Text(text)));
     }
     let path = format!("OBX[{n}]-5");
-    let Some(ed) = first.field(5).map(|f| f.first()) else {
+    let Some(ed) = first.get(5).map(|f| f.first()) else {
         return fail(ReasonCode::ContentMissing, path, "OBX-5 is absent".into());
     };
     if ed.is_empty() {

@@ -495,6 +495,19 @@ fn decode(raw: &str, syntax: Syntax, opaque: bool) -> Cow<'_, str> {
     }
 }
 
+/// The first `sep` in `hay`. Most HL7 values are a few bytes long, where a plain loop costs less
+/// than setting up a SIMD search; the rest of a long value (a base64 document, a narrative line)
+/// goes to memchr.
+#[inline]
+fn find_separator(sep: u8, hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let (head, tail) = hay.split_at(hay.len().min(SHORT));
+    match head.iter().position(|&b| b == sep) {
+        Some(i) => Some(i),
+        None => memchr(sep, tail).map(|i| i + head.len()),
+    }
+}
+
 /// Splits on one separator with memchr. `present == false` yields nothing (an absent or empty
 /// element has no parts); otherwise `a||b` yields `a`, ``, `b`.
 struct Split<'a> {
@@ -516,7 +529,7 @@ impl<'a> Iterator for Split<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let rest = self.rest?;
-        match self.sep.and_then(|s| memchr(s, rest.as_bytes())) {
+        match self.sep.and_then(|s| find_separator(s, rest.as_bytes())) {
             Some(i) => {
                 // The separator is ASCII, so both slices stay on char boundaries.
                 self.rest = Some(&rest[i + 1..]);
