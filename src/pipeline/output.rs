@@ -2,9 +2,10 @@
 //! `deleted/`, `rejected/`, `report.jsonl`, `summary.json`.
 //!
 //! * Staging (worker threads, in parallel): each file of a message is written under a hidden
-//!   temporary name in its final directory.
+//!   temporary name in its final directory, and its fsync starts at once in the background
+//!   ([`durable::Syncer`]: several at a time, so that the file system commits them together).
 //! * Commit (one thread, in input order, a group at a time): the group's temporary files are
-//!   fsynced (concurrently: a journaling file system commits them together), each message gets
+//!   waited for until durable (most already are), each message gets
 //!   its NAME ([`super::name`]), its files are renamed, each directory touched is fsynced once,
 //!   the group's report lines are appended in one write and `report.jsonl` is fsynced. Only then
 //!   does the caller ACK. A crash at any point leaves complete files or hidden temporaries
@@ -20,7 +21,7 @@
 //! NAMEs are never built from paths and contain no `/`, and every file goes to one of the five
 //! fixed folders: nothing is ever written outside the output folder, whatever the message says.
 
-use super::durable::{self, TempNames};
+use super::durable::{self, Pending, Syncer, TempNames};
 use super::name::{self, MessageHash, NameIndex};
 use super::report::{ReportLine, Sidecar, fingerprint};
 use super::{Done, Error, Record, Sink};
@@ -88,6 +89,8 @@ pub struct StagedFile {
     /// Appended to NAME: `.xml`, `.hl7`, `.json`, or an artefact's suffix.
     pub suffix: String,
     pub temp: PathBuf,
+    /// Its fsync, started once written; `None` until then.
+    pub synced: Option<Pending>,
 }
 
 /// The files of one message, waiting for their NAME. Dropped before commit (a failed run),
@@ -131,6 +134,8 @@ struct State {
 pub struct OutputDir {
     root: PathBuf,
     temps: TempNames,
+    /// Fsyncs the staged files in the background.
+    syncer: Syncer,
     state: Mutex<State>,
     /// Held for the lifetime of the run (the lock is released when it is closed).
     _lock: File,
@@ -184,9 +189,12 @@ impl OutputDir {
             .map_err(|e| io(&report_path, e))?;
         let (names, known) = load_report(&mut report, &report_path)?;
         durable::sync_dir(root).map_err(|e| io(root, e))?;
+        let syncer = Syncer::new(durable::SYNC_THREADS)
+            .map_err(|e| Error::Internal(format!("cannot start the fsync threads: {e}")))?;
         Ok(OutputDir {
             root: root.to_path_buf(),
             temps: TempNames::default(),
+            syncer,
             state: Mutex::new(State {
                 names,
                 known,
@@ -226,8 +234,13 @@ impl OutputDir {
             folder,
             suffix: suffix.to_owned(),
             temp: temp.clone(),
+            synced: None,
         });
-        durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))
+        durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))?;
+        if let Some(f) = files.files.last_mut() {
+            f.synced = Some(self.syncer.submit(temp));
+        }
+        Ok(())
     }
 }
 
@@ -298,12 +311,15 @@ impl Sink for OutputDir {
             .lock()
             .map_err(|_| Error::Internal("output state poisoned".into()))?;
         let state = &mut *state;
-        // The group's files reach the disk together before any takes its name.
-        let temps: Vec<&Path> = group
-            .iter()
-            .flat_map(|d| d.staged.files.iter().map(|f| f.temp.as_path()))
-            .collect();
-        durable::sync_files(&temps).map_err(|e| Error::io(self.root.display(), e))?;
+        // The group's files are on disk before any takes its name (their fsyncs started when
+        // they were staged).
+        for f in group.iter().flat_map(|d| &d.staged.files) {
+            let synced = f
+                .synced
+                .as_ref()
+                .ok_or_else(|| Error::Internal("a staged file was never written".into()))?;
+            synced.wait().map_err(|e| Error::io(f.temp.display(), e))?;
+        }
         let mut lines = Vec::new();
         let mut touched = BTreeSet::new();
         for done in group.iter_mut() {
