@@ -55,6 +55,7 @@ trap 'rm -rf "$SHM"' EXIT
 ROWS=$(mktemp)
 
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
+json_line() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 
 # best_of LABEL FLOOR_MBPS MESSAGES BYTES -- COMMAND… : runs COMMAND $RUNS times (each into a fresh
 # output folder, the placeholder @OUT@), keeps the shortest wall time and the largest peak RSS.
@@ -83,8 +84,9 @@ EOF
   echo "$best"
 }
 
-floor() { # floor INPUT… → prints "MB/s msgs/s"; best of RUNS
+floor() { # floor INPUT… → prints the MB/s, best of RUNS after one run to warm the page cache
   local best=0 line
+  $EX/floor "$@" >/dev/null
   for _ in $(seq "$RUNS"); do
     line=$($EX/floor "$@")
     best=$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(max(float(sys.argv[2]), d['mb_per_second']))" "$line" "$best")
@@ -121,15 +123,30 @@ for _ in $(seq "$RUNS"); do
 done
 python3 -c "import sys; b,w,f=int(sys.argv[1]),max(float(sys.argv[2]),0.01),float(sys.argv[3]); print(f'| disk: dd of the same bytes, conv=fsync (durable write bound) | | {b/w/1e6:,.1f} | {b/w/1e6/f:.3f} | {w:.2f} | |')" "$MLLP_BYTES" "$DD_BEST" "$F_MLLP" >>"$ROWS"
 
+# The disk's floor for durable small files: as many files as messages, of the corpus's average
+# size, each written and fsynced by 16 threads (dmpfeed's output folder does that and more).
+fsync_floor() { # LABEL COUNT SIZE FLOOR_MBPS
+  local best="" line fps
+  for k in $(seq "$RUNS"); do
+    line=$($EX/floor --fsync "$RUN_DIR/fsync-$1-$k" "$2" "$3")
+    fps=$(json_line "$line" "d['files_per_second']")
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $fps > $best else 1)"; then best=$fps; fi
+  done
+  python3 -c "import sys; n,fps,size,f=int(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4]); print(f'| disk: {n} files of {size:,} B written + fsynced, 16 threads ({sys.argv[5]}) | {fps:,.0f} | {fps*size/1e6:,.1f} | {fps*size/1e6/f:.3f} | {n/fps:.2f} | |')" "$2" "$best" "$3" "$4" "$1" >>"$ROWS"
+  echo "$best"
+}
+FS_TEXT=$(fsync_floor text "$TXT_MSGS" $((TXT_BYTES / TXT_MSGS)) "$F_TEXT")
+FS_PDF=$(fsync_floor pdf "$PDF_MSGS" $((PDF_BYTES / PDF_MSGS)) "$F_PDF")
+
 J1=$(best_of "convert mixed, --jobs 1, disk" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs 1)
 JN=$(best_of "convert mixed, --jobs $CORES, disk" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs "$CORES")
 T1=$(best_of "convert mixed, --jobs 1, tmpfs" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs 1)
 TN=$(best_of "convert mixed, --jobs $CORES, tmpfs" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs "$CORES")
-best_of "convert PDF-only, --jobs 1, disk" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1 >/dev/null
+P1=$(best_of "convert PDF-only, --jobs 1, disk" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1)
 best_of "convert PDF-only, --jobs 1, tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1 >/dev/null
-best_of "convert text-only, --jobs 1, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1 >/dev/null
+X1=$(best_of "convert text-only, --jobs 1, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1)
 best_of "convert text-only, --jobs 1, tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1 >/dev/null
-best_of "convert text-only, --jobs $CORES, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs "$CORES" >/dev/null
+XN=$(best_of "convert text-only, --jobs $CORES, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs "$CORES")
 best_of "stream: MLLP on stdin, --ack, disk" "$F_MLLP" "$MSGS" "$MLLP_BYTES" -- sh -c "$BIN convert --out @OUT@ --ack --quiet < $MIXED/stream.mllp" >/dev/null
 
 LAT_N=$(( MSGS < 1000 ? MSGS : 1000 ))
@@ -141,11 +158,17 @@ echo "corpus: $MSGS mixed messages ($((BYTES / 1000000)) MB: $PDF_MSGS PDF, $((M
 echo
 cat "$ROWS"
 echo
-python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" <<'EOF'
+python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" <<'EOF'
 import json, sys
 j1, jn, t1, tn, cores = map(float, sys.argv[1:6])
 lat = json.loads(sys.argv[6])
+x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf = map(float, sys.argv[8:15])
 print(f"{int(cores)} jobs / 1 job (mixed): disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
+print(f"text-only on disk: {txt_n / x1:,.0f} documents/s with 1 job, {txt_n / xn:,.0f} with {int(cores)}; "
+      f"the disk's floor for as many fsynced files: {fs_text:,.0f} files/s "
+      f"({txt_n / xn / fs_text:.0%} of it reached)")
+print(f"PDF-only on disk, 1 job: {pdf_n / p1:,.0f} documents/s; fsync floor for files of that size: "
+      f"{fs_pdf:,.0f} files/s ({pdf_n / p1 / fs_pdf:.0%} of it reached)")
 print(f"stream latency at {sys.argv[7]} messages/s ({lat['messages']} messages, {lat['aa']} AA): "
       f"p50 {lat['p50_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms; "
       f"peak RSS {lat['peak_rss_kb'] / 1024:.1f} MB")

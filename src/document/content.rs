@@ -135,7 +135,10 @@ fn unwrapped_base64<'a>(
     max_decoded: u64,
 ) -> Result<Cow<'a, str>, ContentError> {
     let value = data.value();
-    let value = if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+    // A raw field holds no CR or LF (either ends the segment): only escapes (`\.br\`,
+    // `\X0D0A\`), decoded into an owned value, can bring them. A borrowed value needs no look.
+    let escaped = matches!(value, Cow::Owned(_));
+    let value = if escaped && memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
         Cow::Owned(
             value
                 .chars()

@@ -49,7 +49,7 @@ pub struct Settings {
 }
 
 /// Most messages committed together (one fsync per directory and one for the report).
-const MAX_GROUP: usize = 128;
+const MAX_GROUP: usize = 512;
 /// Most messages between framing and commit. Once converted, a message waiting for its turn
 /// is small (its bytes are gone, its files are staged on disk), so the window can be wide
 /// enough for large group commits; the raw bytes in memory are bounded by the job queue.
