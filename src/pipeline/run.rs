@@ -2,7 +2,7 @@
 //!
 //! * The producer (a thread running the caller's closure) frames messages and hands them to
 //!   [`Dispatch::send`], which first takes a *credit*. Credits are returned by the committer once
-//!   a message is committed, so at most `WINDOW` (256) messages are between framing and commit, and
+//!   a message is committed, so at most `WINDOW` (1024) messages are between framing and commit, and
 //!   the queue to the workers holds `2 × jobs + 2`: memory is a constant plus the messages in
 //!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
 //!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
