@@ -179,6 +179,8 @@ impl<'a> Parts<'a> {
     fn collect(msg: &Message<'a>) -> Parts<'a> {
         let mut p = Parts {
             msh: Fields::of(&msg.msh()),
+            // At most one per segment; narrative documents have dozens.
+            document: Vec::with_capacity(msg.len()),
             ..Parts::default()
         };
         let mut obx_n = 0;
@@ -196,7 +198,7 @@ impl<'a> Parts<'a> {
                 }
                 "OBX" => {
                     obx_n += 1;
-                    let fields = Fields::of(&seg);
+                    let fields = ObxFields::of(&seg);
                     if flags::is_flag_observation(fields.get(3)) {
                         p.flags.record(&seg, obx_n);
                     } else if !closed {
@@ -238,7 +240,31 @@ impl<'a> Parts<'a> {
 /// would walk the line from its start for each.
 struct DocumentObx<'a> {
     n: usize,
-    fields: Fields<'a>,
+    fields: ObxFields<'a>,
+}
+
+/// OBX-1 to OBX-14 (what a document OBX is read for), split in one pass without allocating:
+/// a narrative document has dozens of OBX.
+struct ObxFields<'a>([Option<Field<'a>>; ObxFields::KEPT]);
+
+impl<'a> ObxFields<'a> {
+    const KEPT: usize = 14;
+
+    fn of(seg: &Segment<'a>) -> ObxFields<'a> {
+        let mut fields = [None; Self::KEPT];
+        for (slot, field) in fields.iter_mut().zip(seg.fields()) {
+            *slot = Some(field);
+        }
+        ObxFields(fields)
+    }
+
+    /// Field `n` (1-based, at most [`ObxFields::KEPT`]).
+    fn get(&self, n: usize) -> Option<Field<'a>> {
+        n.checked_sub(1)
+            .and_then(|i| self.0.get(i))
+            .copied()
+            .flatten()
+    }
 }
 
 /// The fields of one segment, split once: TXA, OBR, PV1 … are read field by field, and
@@ -756,7 +782,15 @@ fn read_content<'a>(
         );
     };
     if !parts.is_ed() {
-        let mut text = String::new();
+        // The text is about as long as the lines' raw OBX-5 (escapes only shorten it).
+        let raw_len: usize = parts
+            .document
+            .iter()
+            .filter_map(|d| d.fields.get(5))
+            .map(|f| f.raw().len() + 1)
+            .sum();
+        let mut text =
+            String::with_capacity(raw_len.min(usize::try_from(max).unwrap_or(usize::MAX)));
         for d in &parts.document {
             content::push_narrative_field(d.fields.get(5), &mut text);
             if text.len() as u64 > max {
