@@ -197,8 +197,8 @@ impl Rng {
         lo + self.next() % (hi - lo + 1)
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize]
     }
 
     /// True with probability `percent` %.
@@ -448,9 +448,9 @@ impl Builder<'_> {
         utf8: &'static [&'static str],
     ) -> &'static str {
         if !self.latin1 && self.rng.chance(15) {
-            *self.rng.pick(utf8)
+            self.rng.pick(utf8)
         } else {
-            *self.rng.pick(latin1)
+            self.rng.pick(latin1)
         }
     }
 
@@ -471,9 +471,9 @@ impl Builder<'_> {
         );
         let control_id = format!("GEN{:x}-{i}", self.seed);
         let doc_id = format!("{OID_DOC}.{}.{}", self.seed, i + 1);
-        let (loinc, label) = *self.rng.pick(DOC_TYPES);
+        let (loinc, label) = self.rng.pick(DOC_TYPES);
         let doc_code = format!("{loinc}^{label}^LN");
-        let (idnps_payload, a_family, a_given) = *self.rng.pick(AUTHORS);
+        let (idnps_payload, a_family, a_given) = self.rng.pick(AUTHORS);
         let author = format!(
             "8{idnps_payload}{}^{a_family}^{a_given}^^^DR^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
             luhn_digit(idnps_payload)
@@ -625,7 +625,7 @@ impl Builder<'_> {
             }
             line.push_str(self.pick_str(SENTENCES, SENTENCES_UTF8));
             if self.rng.chance(40) {
-                line.push_str(*self.rng.pick(ESCAPES));
+                line.push_str(self.rng.pick(ESCAPES));
             }
         }
         line
@@ -637,7 +637,7 @@ pub const PATIENTS: u64 = 10_000;
 
 /// Patients whose names are written with characters outside ISO 8859-1 (Œ, Ÿ).
 fn needs_utf8(p: u64) -> bool {
-    p % 10 == 0
+    p.is_multiple_of(10)
 }
 
 /// A patient's traits, from `(seed, p)` alone.
@@ -659,20 +659,20 @@ pub fn patient(seed: u64, p: u64) -> Patient {
     let utf8 = needs_utf8(p);
     let male = rng.chance(50);
     let family = if utf8 {
-        *rng.pick(FAMILY_UTF8)
+        rng.pick(FAMILY_UTF8)
     } else {
-        *rng.pick(FAMILY)
+        rng.pick(FAMILY)
     };
     let given_pool = if male { GIVEN_M } else { GIVEN_F };
-    let first = *rng.pick(given_pool);
-    let second = *rng.pick(given_pool);
+    let first = rng.pick(given_pool);
+    let second = rng.pick(given_pool);
     let year = rng.range(1930, 2023);
     let month = rng.range(1, 12);
     let dom = rng.range(1, 28);
     let birthplace = if utf8 && rng.chance(30) {
-        *rng.pick(BIRTHPLACES_UTF8)
+        rng.pick(BIRTHPLACES_UTF8)
     } else {
-        *rng.pick(BIRTHPLACES)
+        rng.pick(BIRTHPLACES)
     };
     let cog = birthplace.0;
     // Corsica was one department (20) until 1976: older NIRs keep 20.
@@ -690,12 +690,12 @@ pub fn patient(seed: u64, p: u64) -> Patient {
     );
     let nir = format!("{body}{:02}", nir_key(&body));
     let address = loop {
-        let a = *rng.pick(ADDRESSES);
+        let a = rng.pick(ADDRESSES);
         if utf8 || a.0.chars().chain(a.1.chars()).all(|c| u32::from(c) <= 0xFF) {
             break a;
         }
     };
-    let used = rng.chance(20).then(|| *rng.pick(FAMILY));
+    let used = rng.chance(20).then(|| rng.pick(FAMILY));
     Patient {
         ipp: format!("{}", 100_000 + p),
         nir,
@@ -777,7 +777,7 @@ fn pdf(rng: &mut Rng, size: usize, title: &str) -> Vec<u8> {
     let xref = out.len();
     let mut x = format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1);
     for o in &offsets {
-        let _ = write!(x, "{o:010} 00000 n \n");
+        let _ = writeln!(x, "{o:010} 00000 n ");
     }
     let _ = write!(
         x,
