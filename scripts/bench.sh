@@ -6,7 +6,7 @@
 # Builds the release binary and the helpers (examples/gen_corpus.rs, floor.rs, stream_latency.rs),
 # generates the corpora in bench-corpus/ if absent (gitignored), then prints for each figure the
 # messages/s, MB/s (10^6 bytes), the ratio to the floor (reading the same files + one memchr
-# pass) and the peak RSS (/usr/bin/time -v):
+# pass), the CPU time (user + system, all threads) and the peak RSS (/usr/bin/time):
 #   * dmpfeed convert, bulk, directory form, --jobs 1 and all cores, output on the disk (durable);
 #   * the same with the output on tmpfs (/dev/shm): the CPU side, without the disk;
 #   * stream mode: the MLLP stream piped to `dmpfeed convert --out … --ack`, ACKs to /dev/null;
@@ -62,24 +62,26 @@ json_line() { python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(eval
 row() { printf '%s\n' "$*" >>"$ROWS"; }
 best_of() {
   local label=$1 floor=$2 msgs=$3 bytes=$4; shift 5
-  local best="" rss=0 k
+  local best="" rss=0 cpu="" k
   for k in $(seq "$RUNS"); do
     local dir="$RUN_DIR/$(echo "$label" | tr -c 'a-zA-Z0-9' _)$k"
     case "$label" in *tmpfs*) dir="$SHM/$(basename "$dir")" ;; esac
     local cmd=("${@//@OUT@/$dir}")
     local tf; tf=$(mktemp)
-    /usr/bin/time -f '%e %M' -o "$tf" "${cmd[@]}" >/dev/null 2>>"$RUN_DIR/stderr.log" || [ $? -eq 1 ]
-    read -r wall kb <"$tf"; rm -f "$tf"
+    /usr/bin/time -f '%e %M %U %S' -o "$tf" "${cmd[@]}" >/dev/null 2>>"$RUN_DIR/stderr.log" || [ $? -eq 1 ]
+    read -r wall kb user sys <"$tf"; rm -f "$tf"
     case "$label" in *tmpfs*) rm -rf "$dir" ;; esac
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $wall < $best else 1)"; then best=$wall; fi
+    if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $wall < $best else 1)"; then
+      best=$wall; cpu=$(python3 -c "print($user + $sys)")
+    fi
     [ "$kb" -gt "$rss" ] && rss=$kb
   done
-  python3 - "$label" "$floor" "$msgs" "$bytes" "$best" "$rss" >>"$ROWS" <<'EOF'
+  python3 - "$label" "$floor" "$msgs" "$bytes" "$best" "$rss" "$cpu" >>"$ROWS" <<'EOF'
 import sys
-label, floor, msgs, nbytes, wall, rss = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+label, floor, msgs, nbytes, wall, rss, cpu = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
 wall = max(wall, 0.01)
 mbps = nbytes / wall / 1e6
-print(f"| {label} | {msgs / wall:,.0f} | {mbps:,.1f} | {mbps / floor:.3f} | {wall:.2f} | {rss / 1024:.1f} |")
+print(f"| {label} | {msgs / wall:,.0f} | {mbps:,.1f} | {mbps / floor:.3f} | {wall:.2f} | {cpu:.2f} | {rss / 1024:.1f} |")
 EOF
   echo "$best"
 }
@@ -104,14 +106,14 @@ F_PDF=$(floor "$MIXED/pdf")
 F_TEXT=$(floor "$TEXT/text")
 F_MLLP=$(floor "$MIXED/stream.mllp")
 
-row "| figure | messages/s | MB/s | ratio to floor | seconds | peak RSS MB |"
-row "|---|---:|---:|---:|---:|---:|"
+row "| figure | messages/s | MB/s | ratio to floor | seconds | CPU s | peak RSS MB |"
+row "|---|---:|---:|---:|---:|---:|---:|"
 for f in "floor, mixed ($MSGS messages, directory form):$F_MIXED:$MSGS:$BYTES" \
          "floor, PDF-only ($PDF_MSGS):$F_PDF:$PDF_MSGS:$PDF_BYTES" \
          "floor, text-only ($TXT_MSGS):$F_TEXT:$TXT_MSGS:$TXT_BYTES" \
          "floor, MLLP stream file:$F_MLLP:$MSGS:$MLLP_BYTES"; do
   IFS=: read -r label mbps msgs bytes <<<"$f"
-  python3 -c "import sys; l,m,n,b=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| {l} | {n/w:,.0f} | {m:,.1f} | 1.000 | {w:.3f} | |')" "$label" "$mbps" "$msgs" "$bytes" >>"$ROWS"
+  python3 -c "import sys; l,m,n,b=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| {l} | {n/w:,.0f} | {m:,.1f} | 1.000 | {w:.3f} | | |')" "$label" "$mbps" "$msgs" "$bytes" >>"$ROWS"
 done
 
 # The disk's durable write speed for the same bytes: the bound of any durable output.
@@ -121,7 +123,7 @@ for _ in $(seq "$RUNS"); do
   rm -f "$RUN_DIR/dd.bin"
   if [ -z "$DD_BEST" ] || python3 -c "import sys; sys.exit(0 if $t < $DD_BEST else 1)"; then DD_BEST=$t; fi
 done
-python3 -c "import sys; b,w,f=int(sys.argv[1]),max(float(sys.argv[2]),0.01),float(sys.argv[3]); print(f'| disk: dd of the same bytes, conv=fsync (durable write bound) | | {b/w/1e6:,.1f} | {b/w/1e6/f:.3f} | {w:.2f} | |')" "$MLLP_BYTES" "$DD_BEST" "$F_MLLP" >>"$ROWS"
+python3 -c "import sys; b,w,f=int(sys.argv[1]),max(float(sys.argv[2]),0.01),float(sys.argv[3]); print(f'| disk: dd of the same bytes, conv=fsync (durable write bound) | | {b/w/1e6:,.1f} | {b/w/1e6/f:.3f} | {w:.2f} | | |')" "$MLLP_BYTES" "$DD_BEST" "$F_MLLP" >>"$ROWS"
 
 # The disk's floor for durable small files: as many files as messages, of the corpus's average
 # size, each written and fsynced by 16 threads (dmpfeed's output folder does that and more).
@@ -132,7 +134,7 @@ fsync_floor() { # LABEL COUNT SIZE FLOOR_MBPS
     fps=$(json_line "$line" "d['files_per_second']")
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $fps > $best else 1)"; then best=$fps; fi
   done
-  python3 -c "import sys; n,fps,size,f=int(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4]); print(f'| disk: {n} files of {size:,} B written + fsynced, 16 threads ({sys.argv[5]}) | {fps:,.0f} | {fps*size/1e6:,.1f} | {fps*size/1e6/f:.3f} | {n/fps:.2f} | |')" "$2" "$best" "$3" "$4" "$1" >>"$ROWS"
+  python3 -c "import sys; n,fps,size,f=int(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4]); print(f'| disk: {n} files of {size:,} B written + fsynced, 16 threads ({sys.argv[5]}) | {fps:,.0f} | {fps*size/1e6:,.1f} | {fps*size/1e6/f:.3f} | {n/fps:.2f} | | |')" "$2" "$best" "$3" "$4" "$1" >>"$ROWS"
   echo "$best"
 }
 FS_TEXT=$(fsync_floor text "$TXT_MSGS" $((TXT_BYTES / TXT_MSGS)) "$F_TEXT")
