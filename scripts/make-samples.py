@@ -889,20 +889,20 @@ def build_samples() -> None:
         adt("SMPL0401", "20240318091000", "A31", "ADT_A05", qualified,
             [seg("PV1", {1: "1", 2: "N"})]).encode("utf-8"),
         "PAM-FR 2.11 ADT^A31^ADT_A05 updating patient GARNIER (same IPP and INS as held-not-qualified-prov.hl7) "
-        "to PID-32 `QUAL`. → `recorded` and releases the held document (before the registry exists: `rejected`, "
-        "`UNSUPPORTED_MESSAGE`).")
+        "to PID-32 `QUAL`. → `recorded`, and releases the held document when that was converted first into the "
+        "same output folder (a `converted` line with `released_from`).")
     add("adt-a28-opposition.hl7",
         adt("SMPL0402", "20240316090000", "A28", "ADT_A05", P_ROUSSEAU,
             [seg("PV1", {1: "1", 2: "N"}),
              "ZFA|ACTIF|20240316090000|||||||IO|20240316090000|INC|20240316090000"]).encode("utf-8"),
         "PAM-FR ADT^A28^ADT_A05 for patient ROUSSEAU with ZFA-9 `IO` (opposition to DMP feeding, as the ANS "
         "consent example NonConsentementConsultation_OppositionAlimentation). → `recorded` (later documents of "
-        "this patient `excluded`, `DMP_OPPOSITION`); before the registry: `rejected`, `UNSUPPORTED_MESSAGE`.")
+        "this patient `excluded`, `DMP_OPPOSITION`, until an ADT with ZFA-9 `INO`).")
     add("adt-a40-merge.hl7",
         adt("SMPL0403", "20240319100000", "A40", "ADT_A39", P_LEGOFF,
             [seg("MRG", {1: f"100099^^^{FACILITY}&{OID_IPP}&ISO^PI"})]).encode("utf-8"),
         "PAM-FR ADT^A40^ADT_A39 merging the duplicate IPP 100099 (MRG-1) into patient LE GOFF (PID, IPP 100002 "
-        "+ INS). → `recorded`; before the registry: `rejected`, `UNSUPPORTED_MESSAGE`.")
+        "+ INS). → `recorded`; documents held under IPP 100099 move to IPP 100002.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -999,8 +999,10 @@ def readme() -> str:
                      + (f" ({'; '.join(notes)})" if notes else ""))
     lines += [
         "",
-        "Note: `dmpfeed convert samples/` also reads this README (it is not hidden) and reports it as `rejected`",
-        "(`HL7_SYNTAX`), like `rejected-not-hl7.txt`.",
+        "Note: `dmpfeed convert samples/` skips this README (`input.ignore` = `[\"*.md\"]` by default). Files of a",
+        "folder are read in name order, so the ADT samples (`adt-*`) come before the documents they concern: the",
+        "held document of GARNIER is then converted at once with the identity recorded from `adt-a31-qualify.hl7`",
+        "(warning `IDENTITY_FROM_REGISTRY`). Give the files in another order to see it held, then released.",
         "",
     ]
     return "\n".join(lines)

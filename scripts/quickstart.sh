@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+cargo build --release --locked
 rm -rf out
 # Exit status 1 is expected here: some samples are rejected on purpose (see samples/README.md).
 status=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what dmpfeed's build and tests need, idempotently (a second run does nothing):
+# Installs what dmpfeed's build and tests need, idempotently (a second run installs nothing):
 #  - the Rust toolchain must be there (rustup's cargo); nothing is fetched at run time;
 #  - the ANS CDA validator's tools (xmllint, Saxon-HE, a Python venv with lxml) via tools/validate-cda --setup;
 #  - cargo-nextest when missing (the tests also run with plain `cargo test`).
@@ -18,5 +18,4 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest >&2 || echo "setup: cargo-nextest not installed; cargo test will be used" >&2
 fi
 
-cargo build --release --locked >&2
-echo "setup: ready (binary: target/release/dmpfeed)" >&2
+echo "setup: ready" >&2

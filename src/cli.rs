@@ -46,6 +46,17 @@ pub enum Command {
     ///   dmpfeed documents out/ --patient 123456
     ///   dmpfeed documents out/ --patient 184127645108946 --json
     Documents(DocumentsArgs),
+    /// The identity worklist: documents held because their patient's identity cannot be used
+    /// for the DMP, by patient (IPP), with the reasons and how long they have waited.
+    ///
+    /// Held documents are released automatically when the patient administration system sends
+    /// a qualified identity (ADT); `held release` retries one patient by hand.
+    ///
+    /// Examples:
+    ///   dmpfeed held out/
+    ///   dmpfeed held out/ --json
+    ///   dmpfeed held release --ipp 100009 out/
+    Held(HeldArgs),
     /// Show the configuration.
     Config(ConfigArgs),
 }
@@ -114,6 +125,45 @@ pub struct DocumentsArgs {
     /// One JSON object per document (JSON Lines) instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HeldArgs {
+    #[command(subcommand)]
+    pub command: Option<HeldCommand>,
+    /// The output folder (the DIR of `convert --out DIR`), where registry.sqlite lives.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// One JSON object per patient (JSON Lines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Configuration file (TOML): the identity policy the recorded identities are judged by.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeldCommand {
+    /// Convert again the documents held for one patient, with the identity the registry holds
+    /// (from the latest ADT) and the configuration; say why those still held are.
+    Release(ReleaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The patient's IPP (merged records are followed).
+    #[arg(long, value_name = "IPP")]
+    pub ipp: String,
+    /// The output folder (the DIR of `convert --out DIR`).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Configuration file (TOML), laid over the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Artefacts besides the CDA for the released documents, as with `convert --emit`.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub emit: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: Limits,
     pub stream: StreamConfig,
     pub input: InputConfig,
+    pub dmp: DmpDefaults,
 }
 
 /// The establishment: custodian and the authors' organisation.
@@ -103,6 +104,24 @@ pub struct StreamConfig {
 pub struct InputConfig {
     pub ignore: Vec<String>,
     pub follow_symlinks: bool,
+}
+
+/// `[dmp]`: the MetaDMPMSS flags written in the emitted MDM / ORU (`--emit`) when the source
+/// message does not give them (CI-SIS volet « Transmission de documents CDA en HL7v2 » 2.1,
+/// `meta-dmp-mss.md`; every flag OBX is required in the emitted message).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DmpDefaults {
+    pub masque_ps: bool,
+    pub invisible_patient: bool,
+    pub invisible_rep_legaux: bool,
+    pub connexion_secrete: bool,
+    pub modif_conf_code: bool,
+    pub dest_dmp: bool,
+    pub dest_mssante_ps: bool,
+    pub dest_mssante_pat: bool,
+    pub ack_reception: bool,
+    pub ack_lecture: bool,
 }
 
 /// A configuration error, naming the file and the key.
@@ -227,6 +246,13 @@ impl Config {
                 ));
             }
         }
+        // « Un document clinique masqué au patient ne doit pas être envoyé au patient par
+        // MSSanté » (volet, INVISIBLE_PATIENT).
+        if self.dmp.invisible_patient && self.dmp.dest_mssante_pat {
+            return Err("dmp.dest_mssante_pat: a document invisible to the patient \
+                 (dmp.invisible_patient = true) must not be sent to the patient by MSSanté"
+                .into());
+        }
         let l = &self.limits;
         for (key, v) in [
             ("limits.max_message_bytes", l.max_message_bytes),
@@ -315,6 +341,9 @@ mod tests {
         default_author_bad_specialty: "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\nspecialty = \"XX\"\n" => "document.default_author.specialty";
         default_author_unknown_key: "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\nrpps = \"1\"\n" => "rpps";
         zero_limit: "[limits]\nmax_message_bytes = 0\n" => "limits.max_message_bytes";
+        dmp_unknown_flag: "[dmp]\nmasque = true\n" => "masque";
+        dmp_not_a_boolean: "[dmp]\ndest_dmp = \"Y\"\n" => "dest_dmp";
+        dmp_invisible_patient_sent_to_patient: "[dmp]\ninvisible_patient = true\ndest_mssante_pat = true\n" => "dmp.dest_mssante_pat";
         not_toml: "[identity\n" => "TOML";
     }
 
@@ -332,6 +361,16 @@ mod tests {
             ("810000100015", "MARTIN")
         );
         assert_eq!((a.given.as_str(), a.specialty.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn dmp_defaults_send_to_the_dmp_only() {
+        let d = Config::default().dmp;
+        assert!(d.dest_dmp);
+        assert!(!(d.masque_ps || d.invisible_patient || d.invisible_rep_legaux));
+        assert!(!(d.dest_mssante_ps || d.dest_mssante_pat));
+        let c = Config::from_toml("[dmp]\ndest_mssante_ps = true\n", "test").unwrap();
+        assert!(c.dmp.dest_mssante_ps && c.dmp.dest_dmp);
     }
 
     #[test]

@@ -1,16 +1,25 @@
 //! One message in, one outcome out: the pure core of `convert` and `check` (no I/O).
 //!
 //! Frame → size limits → charset (MSH-18) → parse → message type → document mapping and the
-//! identity gate → CDA. The pipeline writes what this returns; `check` prints it.
+//! identity gate → CDA; a patient-administration message (ADT) is read by [`crate::adt`]. The
+//! pipeline writes what this returns; `check` prints it. What a conversion must know of earlier
+//! messages (chains, oppositions, recorded identities) it asks through [`Recall`]
+//! ([`convert_recalling`]); without it ([`convert`]) each message stands alone.
 
+use crate::adt;
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
+use crate::dmp;
+use crate::document::event::Action;
 use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
 use crate::identity;
 use crate::reason::{Finding, Outcome, ReasonCode};
+use crate::recall::{Facts, Recall};
 use crate::terminology;
 use std::borrow::Cow;
+
+pub use crate::dmp::Emit;
 
 /// What the pipeline needs from MSH to answer with an ACK and to name the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -70,6 +79,9 @@ pub struct Conversion {
     pub document: Option<ConvertedDocument>,
     /// For [`Outcome::Deleted`]: the id of the document deleted, and the artefacts (`--emit`).
     pub deletion: Option<Deletion>,
+    /// What the registry needs: the questions asked of it, the patient and document ids, an
+    /// ADT message's update (issues 9 and 10).
+    pub facts: Facts,
 }
 
 /// A converted document: the CDA, the metadata reported in `report.jsonl`, and the artefacts
@@ -113,6 +125,15 @@ pub struct Artefact {
     pub bytes: Vec<u8>,
 }
 
+impl From<dmp::Artefact> for Artefact {
+    fn from((suffix, bytes): dmp::Artefact) -> Artefact {
+        Artefact {
+            suffix: suffix.to_owned(),
+            bytes,
+        }
+    }
+}
+
 impl Conversion {
     /// A message that cannot be processed.
     pub fn rejected(header: Option<MessageHeader>, finding: Finding) -> Conversion {
@@ -127,7 +148,14 @@ impl Conversion {
             name_key,
             document: None,
             deletion: None,
+            facts: Facts::default(),
         }
+    }
+
+    /// A patient-administration message kept (its findings say why its identity is not
+    /// qualified, if it is not).
+    pub fn recorded(header: MessageHeader, findings: Vec<Finding>) -> Conversion {
+        Conversion::with(Outcome::Recorded, header, findings)
     }
 
     /// A conversion with this outcome and these findings, named after the control id.
@@ -140,6 +168,7 @@ impl Conversion {
             name_key,
             document: None,
             deletion: None,
+            facts: Facts::default(),
         }
     }
 
@@ -182,8 +211,35 @@ fn dedup(codes: impl Iterator<Item = ReasonCode>) -> Vec<ReasonCode> {
     out
 }
 
-/// Converts one framed message.
+/// Converts one framed message on its own (no memory of earlier messages: `check`, `--stdout`),
+/// the CDA only.
 pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conversion {
+    convert_recalling(raw, defect, config, None, &Emit::NONE)
+}
+
+/// [`convert`] with the DMP artefacts `emit` asks for (`--emit`): a converted document's in
+/// [`ConvertedDocument::artefacts`], a deletion's in [`Deletion::artefacts`] (suffixes
+/// `.mdm.hl7`, `.oru.hl7`, `.xdm.zip`). Artefacts are made only for a message whose outcome is
+/// `converted` or `deleted`; one that cannot be made rejects the message (the user asked for it:
+/// nothing is silently left out).
+pub fn convert_with(
+    raw: &[u8],
+    defect: Option<FrameDefect>,
+    config: &Config,
+    emit: &Emit,
+) -> Conversion {
+    convert_recalling(raw, defect, config, None, emit)
+}
+
+/// Converts one framed message, asking `memory` what earlier messages left: a chain's setId and
+/// version, the patient's opposition, the identity recorded from ADT (see [`crate::recall`]).
+pub fn convert_recalling(
+    raw: &[u8],
+    defect: Option<FrameDefect>,
+    config: &Config,
+    memory: Option<&dyn Recall>,
+    emit: &Emit,
+) -> Conversion {
     if let Some(defect) = defect {
         return Conversion::rejected(None, defect_finding(defect, raw.len()));
     }
@@ -213,13 +269,14 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
     };
     let header = MessageHeader::read(&msg);
     let mut conversion = match document::message_kind(&msg) {
-        Some(_) => convert_gated(&msg, header, config),
+        Some((kind, _)) => convert_gated(&msg, kind, header, config, memory, emit),
+        None if adt::is_adt(&msg) => adt::read(&msg, header, config),
         None => {
             let finding = Finding::new(
                 ReasonCode::UnsupportedMessage,
                 "MSH-9",
                 format!(
-                    "message type {:?} carries no document (accepted: MDM^T02, MDM^T10, MDM^T04, ORU^R01)",
+                    "message type {:?} carries no document (accepted: MDM^T02, MDM^T10, MDM^T04, ORU^R01, ADT)",
                     header.message_type
                 ),
             );
@@ -243,26 +300,106 @@ pub fn convert(raw: &[u8], defect: Option<FrameDefect>, config: &Config) -> Conv
 /// `excluded` (not for the DMP whatever the identity), then `held` (the identity cannot be used:
 /// nothing is written from it), then what the mapping decides (`deleted`, `converted`, or `held`
 /// for a received CDA naming another patient), which carries the identity warnings.
-fn convert_gated(msg: &Message<'_>, header: MessageHeader, config: &Config) -> Conversion {
+///
+/// With `memory` (the registry, issue 10): a patient opposed to DMP feeding → `excluded`
+/// (before the identity: an opposed patient's documents wait for nothing); a PID that cannot be
+/// used while a qualified identity was recorded for the patient's IPP from ADT → converted with
+/// that identity (`IDENTITY_FROM_REGISTRY`), as a release would; a document's setId and version
+/// from its chain (issue 9).
+fn convert_gated(
+    msg: &Message<'_>,
+    kind: document::event::MessageKind,
+    header: MessageHeader,
+    config: &Config,
+    memory: Option<&dyn Recall>,
+    emit: &Emit,
+) -> Conversion {
     let verdict = identity::assess(msg, &config.identity);
-    let request = match document::read(msg, config) {
+    let mut request = match document::read(msg, config) {
         Ok(request) => request,
         Err(mut findings) => {
             findings.extend(verdict.findings);
             return Conversion::with(Outcome::Rejected, header, findings);
         }
     };
-    if !verdict.is_usable() && !matches!(request, Request::Excluded(_)) {
-        let name_key = request.document_id().map(str::to_owned);
-        let mut held = Conversion::with(Outcome::Held, header, verdict.findings);
-        held.name_key = name_key.or(held.name_key);
-        return held;
+    let mut facts = Facts::about(&verdict.patient, &request);
+    if let Some(memory) = memory
+        && let Some(opposed) = facts.opposition(memory, &request)
+    {
+        let mut excluded = Conversion::with(Outcome::Excluded, header, vec![opposed]);
+        excluded.name_key = facts.document_id.clone().or(excluded.name_key);
+        excluded.facts = facts;
+        return excluded;
     }
-    let patient = record_target(&verdict.patient);
-    let mut conversion = complete(request, header, &patient, config);
+    // The identity recorded from ADT, read again under the current policy, when PID's is not
+    // usable. (Owned here: the CDA borrows its traits.)
+    let recorded = match memory {
+        Some(m) if !verdict.is_usable() && !matches!(request, Request::Excluded(_)) => {
+            facts.recorded_identity(m)
+        }
+        _ => None,
+    };
+    let recorded_text = recorded.as_ref().and_then(|r| hl7::decode(&r.message).ok());
+    let recorded_msg: Option<Message<'_>> = recorded_text.as_ref().and_then(|d| d.parse().ok());
+    let recorded = recorded_msg
+        .as_ref()
+        .map(|m| identity::assess(m, &config.identity))
+        .filter(|v| v.is_usable());
+    // The artefacts (`--emit`) carry the PID the CDA was written from.
+    let identity_source = recorded.as_ref().and(recorded_msg.as_ref());
+    let mut findings = verdict.findings;
+    let patient = match &recorded {
+        Some(registered) => {
+            let codes: Vec<&str> =
+                dedup(findings.iter().filter(|f| !f.is_warning()).map(|f| f.code))
+                    .into_iter()
+                    .map(ReasonCode::as_str)
+                    .collect();
+            findings = vec![Finding::new(
+                ReasonCode::IdentityFromRegistry,
+                "PID",
+                format!(
+                    "the identity of PID cannot be used ({}): the patient's qualified identity \
+                     recorded from the patient administration system (ADT) was written instead",
+                    codes.join(", ")
+                ),
+            )];
+            facts.ins = registered
+                .patient
+                .ins
+                .as_ref()
+                .map(|i| i.value.trim().to_owned());
+            record_target(&registered.patient)
+        }
+        None if !findings.iter().all(Finding::is_warning)
+            && !matches!(request, Request::Excluded(_)) =>
+        {
+            let name_key = request.document_id().map(str::to_owned);
+            let mut held = Conversion::with(Outcome::Held, header, findings);
+            held.name_key = name_key.or(held.name_key);
+            held.facts = facts;
+            return held;
+        }
+        None => record_target(&verdict.patient),
+    };
+    if let Some(memory) = memory
+        && let Some(warning) = facts.place(memory, kind, &mut request)
+    {
+        findings.push(warning);
+    }
+    let mut conversion = complete(
+        msg,
+        identity_source,
+        request,
+        header,
+        &patient,
+        config,
+        emit,
+    );
     if conversion.outcome != Outcome::Excluded {
-        conversion.findings.extend(verdict.findings);
+        conversion.findings.extend(findings);
     }
+    conversion.facts = facts;
     conversion
 }
 
@@ -314,25 +451,42 @@ pub fn convert_document(
     config: &Config,
 ) -> Conversion {
     match document::read(msg, config) {
-        Ok(request) => complete(request, header, patient, config),
+        Ok(request) => complete(msg, None, request, header, patient, config, &Emit::NONE),
         Err(findings) => Conversion::with(Outcome::Rejected, header, findings),
     }
 }
 
-/// What becomes of a request read from a message whose patient may be used.
+/// What becomes of a request read from a message whose patient may be used, with the artefacts
+/// `emit` asks for. `identity_source` is the message whose PID the patient was read from when it
+/// is not `msg` (an identity recorded from ADT): the artefacts carry that PID.
 fn complete(
+    msg: &Message<'_>,
+    identity_source: Option<&Message<'_>>,
     request: Request<'_>,
     header: MessageHeader,
     patient: &cda::Patient<'_>,
     config: &Config,
+    emit: &Emit,
 ) -> Conversion {
+    // What a document's artefacts need of the request, before it is consumed (a deletion's
+    // are made below from its id; an excluded document has none).
+    let (action, parent_id) = match &request {
+        Request::Document(d) => (d.action, d.parent_id.clone()),
+        Request::Received(r) => (r.action, r.parent_id.clone()),
+        Request::Deletion { .. } | Request::Excluded(_) => (Action::New, None),
+    };
+    let sources = dmp::Sources {
+        message: msg,
+        identity: identity_source,
+    };
     let converted = match request {
         Request::Deletion { document_id } => {
             let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());
             c.name_key = Some(document_id.clone());
+            let artefacts = dmp::deletion_artefacts(&sources, &document_id, config, emit);
             c.deletion = Some(Deletion {
                 document_id,
-                artefacts: Vec::new(),
+                artefacts: artefacts.into_iter().map(Artefact::from).collect(),
             });
             return c;
         }
@@ -342,14 +496,30 @@ fn complete(
         Request::Document(doc) => written_document(&doc, patient, config),
         Request::Received(received) => received_document(*received, patient, config),
     };
-    match converted {
-        Ok((cda, metadata)) => {
+    let with_artefacts = converted.and_then(|(cda, metadata)| {
+        let doc = dmp::Converted {
+            cda: &cda,
+            action,
+            parent_id: parent_id.as_deref(),
+            patient_id: &metadata.patient_id,
+        };
+        let artefacts = dmp::document_artefacts(&sources, &doc, config, emit).map_err(|e| {
+            Finding::new(
+                ReasonCode::ContentInvalid,
+                "OBX-5.5",
+                format!("the DMP artefacts (--emit) cannot be made: {e}"),
+            )
+        })?;
+        Ok((cda, metadata, artefacts))
+    });
+    match with_artefacts {
+        Ok((cda, metadata, artefacts)) => {
             let mut c = Conversion::with(Outcome::Converted, header, Vec::new());
             c.name_key = Some(metadata.unique_id.clone());
             c.document = Some(ConvertedDocument {
                 cda,
                 metadata,
-                artefacts: Vec::new(),
+                artefacts: artefacts.into_iter().map(Artefact::from).collect(),
             });
             c
         }

@@ -17,17 +17,24 @@
 //! * [`cda`] — the CI-SIS CDA R2 (non-structured body) written from that request and the
 //!   patient; the header of a CDA received already built.
 //! * [`pipeline`] — inputs, stream and bulk runs, the output folder, reports and ACKs.
+//! * [`adt`] — patient-administration messages (PAM-FR ADT): identity, opposition to DMP
+//!   feeding (ZFA), merges; and [`recall`], what a conversion asks the registry.
 //! * [`registry`] — the crash-safe store in the output folder: documents and their chains,
 //!   held messages, patients' identities, oppositions and merges.
+//! * [`dmp`] — DMP-ready output (`--emit`): the CI-SIS MDM / ORU message for the hospital's DMP
+//!   platform and the IHE XDM package, their values read from the CDA they carry.
+pub mod adt;
 pub mod cda;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod convert;
+pub mod dmp;
 pub mod document;
 pub mod hl7;
 pub mod identity;
 pub mod pipeline;
 pub mod reason;
+pub mod recall;
 pub mod registry;
 pub mod terminology;

@@ -16,7 +16,7 @@ fn main() {
         Command::Convert(args) => commands::convert::run(args, &mut out),
         Command::Check(args) => commands::check::run(args, &mut out),
         Command::Documents(args) => commands::documents::run(args, &mut out),
-        Command::Convert(_) | Command::Check(_) => Err(commands::Fatal("not built yet".into())),
+        Command::Held(args) => commands::held::run(args, &mut out),
     };
     // A closed pipe at the final flush does not change the status the command decided.
     let flushed = |s| match out.flush() {

@@ -141,6 +141,10 @@ reason_codes! {
     /// PID-3 carries two different valid INS: which one is the patient's cannot be decided.
     /// An addition to CONTRACT.md's list.
     InsConflict = "INS_CONFLICT" => Some(Outcome::Held),
+    /// The message's own PID could not be used, and the patient's qualified identity recorded
+    /// from a patient-administration (ADT) message was written instead (issue 10; never blocks).
+    /// An addition to CONTRACT.md's list.
+    IdentityFromRegistry = "IDENTITY_FROM_REGISTRY" => None,
 }
 
 impl ReasonCode {
@@ -221,7 +225,8 @@ mod tests {
                 "NIR_BIRTHPLACE_MISMATCH",
                 "REPLACED_DOCUMENT_UNKNOWN",
                 "DELETED_DOCUMENT_UNKNOWN",
-                "CHARSET_ASSUMED"
+                "CHARSET_ASSUMED",
+                "IDENTITY_FROM_REGISTRY"
             ]
         );
     }

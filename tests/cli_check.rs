@@ -37,14 +37,40 @@ fn check_prints_a_verdict_per_message_and_writes_nothing() {
         .arg("-q")
         .output()
         .unwrap();
-    let lines = report(out.path());
+    // One line per message: the release lines (a held document converted once its patient's
+    // identity came from ADT) are not verdicts of a message.
+    let lines: Vec<serde_json::Value> = report(out.path())
+        .into_iter()
+        .filter(|l| l.get("released_from").is_none())
+        .collect();
     let verdicts: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(verdicts.len(), lines.len());
+    // `check` judges each message alone; `convert` remembers earlier ones (its registry): a
+    // replacement or deletion of a document it never saw is warned about, a held document whose
+    // patient has a qualified identity from ADT is converted with it.
+    let remembered = |l: &serde_json::Value| {
+        l["warnings"].as_array().unwrap().iter().any(|w| {
+            [
+                "REPLACED_DOCUMENT_UNKNOWN",
+                "DELETED_DOCUMENT_UNKNOWN",
+                "IDENTITY_FROM_REGISTRY",
+            ]
+            .contains(&w.as_str().unwrap())
+        })
+    };
+    let mut compared = 0;
     for (v, l) in verdicts.iter().zip(&lines) {
-        for key in ["source", "control_id", "outcome", "codes", "warnings"] {
+        for key in ["source", "control_id"] {
+            assert_eq!(v[key], l[key], "{key}");
+        }
+        if remembered(l) {
+            continue;
+        }
+        compared += 1;
+        for key in ["outcome", "codes", "warnings"] {
             assert_eq!(v[key], l[key], "{key}");
         }
         let findings = v["findings"].as_array().unwrap();
@@ -59,8 +85,15 @@ fn check_prints_a_verdict_per_message_and_writes_nothing() {
     let text = String::from_utf8(text.stdout).unwrap();
     let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
     assert_eq!(blocks.len(), lines.len());
+    assert!(
+        compared + 3 >= lines.len(),
+        "most messages do not depend on the registry"
+    );
     for (block, l) in blocks.iter().zip(&lines) {
         assert!(block.starts_with(l["source"].as_str().unwrap()), "{block}");
+        if remembered(l) {
+            continue;
+        }
         for d in l["detail"].as_array().unwrap() {
             assert!(block.contains(d.as_str().unwrap()), "{block} lacks {d}");
         }

@@ -435,7 +435,7 @@ fn a_newer_schema_is_refused() {
 }
 
 #[test]
-fn new_registry_is_wal_with_schema_v1() {
+fn new_registry_is_wal_with_the_current_schema() {
     let (_dir, path, reg) = fresh();
     let conn = rusqlite::Connection::open(&path).unwrap();
     let mode: String = conn
@@ -445,7 +445,7 @@ fn new_registry_is_wal_with_schema_v1() {
     let v: i64 = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 1);
+    assert_eq!(v, 2);
     drop(reg);
 }
 

@@ -2,6 +2,16 @@
 //! it is passed on unchanged, so dmpfeed only reads what it must check and report — the header
 //! items of the XDS metadata and the patient ids of `recordTarget/patientRole` — with quick-xml,
 //! without building a tree and without expanding any entity.
+//!
+//! The same reading serves every CDA dmpfeed hands over (written or received): the DMP artefacts
+//! (`dmp`) take their XDS metadata from the header of the CDA they carry, as the CI-SIS volet
+//! « Transmission de documents CDA en HL7v2 » maps them (`mapping.md`, « Mapping XDS »):
+//! `title`, `effectiveTime` (creationTime), `languageCode`, `author` (authorPerson,
+//! authorInstitution, authorSpecialty, authorRole), `legalAuthenticator`,
+//! `documentationOf/serviceEvent` (serviceStart/StopTime, practiceSettingCode),
+//! `componentOf/…/healthCareFacility/code` (healthcareFacilityTypeCode) and
+//! `relatedDocument/parentDocument/id` (the replaced document). Only the first `documentationOf`
+//! is read; every `author` is.
 
 use super::model::Patient;
 use crate::terminology::{self, FormatCode};
@@ -39,6 +49,42 @@ impl InstanceId {
     }
 }
 
+/// A coded value of the header (`CE`/`CV`): code, code system, display name, as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderCode {
+    pub code: String,
+    pub code_system: String,
+    pub display: String,
+}
+
+/// A person of the header: the first `id` and the first `family` / `given` of the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderPerson {
+    pub id: InstanceId,
+    pub family: String,
+    pub given: String,
+}
+
+/// An organisation of the header (`representedOrganization`): its first `id` and `name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderOrganisation {
+    pub id: InstanceId,
+    pub name: String,
+}
+
+/// One `author`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderAuthor {
+    /// `assignedAuthor/id` and `assignedAuthor/assignedPerson/name`.
+    pub person: HeaderPerson,
+    /// `assignedAuthor/code` (JDV_J01, XDS authorSpecialty).
+    pub specialty: Option<HeaderCode>,
+    /// `functionCode` (JDV_J47, XDS authorRole).
+    pub function: Option<HeaderCode>,
+    /// `assignedAuthor/representedOrganization` (XDS authorInstitution).
+    pub organisation: Option<HeaderOrganisation>,
+}
+
 /// What dmpfeed reads of a received CDA.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceivedCda {
@@ -52,6 +98,28 @@ pub struct ReceivedCda {
     pub non_xml_media_type: Option<String>,
     /// `recordTarget/patientRole/id`.
     pub patient_ids: Vec<InstanceId>,
+    /// `code/@codeSystem` and `code/@displayName`.
+    pub code_system: String,
+    pub code_display: String,
+    /// `title`, its text trimmed.
+    pub title: String,
+    /// `effectiveTime/@value` (a CDA TS).
+    pub effective_time: String,
+    /// `languageCode/@code`.
+    pub language_code: String,
+    pub authors: Vec<HeaderAuthor>,
+    pub legal_authenticator: Option<HeaderPerson>,
+    /// `documentationOf/serviceEvent/effectiveTime/low/@value` and `high/@value`.
+    pub service_start: Option<String>,
+    pub service_stop: Option<String>,
+    /// `documentationOf/serviceEvent/performer/assignedEntity/representedOrganization/
+    /// standardIndustryClassCode` (JDV_J04, XDS practiceSettingCode).
+    pub practice_setting: Option<HeaderCode>,
+    /// `componentOf/encompassingEncounter/location/healthCareFacility/code` (JDV_J02,
+    /// XDS healthcareFacilityTypeCode).
+    pub facility_type: Option<HeaderCode>,
+    /// `relatedDocument/parentDocument/id`: the document this one replaces.
+    pub parent_id: Option<InstanceId>,
     /// Where a missing `setId` / `versionNumber` goes (CDA R2 header order: after
     /// `languageCode`, else `confidentialityCode`; a `versionNumber` after `setId`), with the
     /// namespace prefix the header's elements use.
@@ -68,6 +136,17 @@ struct Anchor {
     prefix: String,
 }
 
+/// Where the text being read goes (the element whose text it is was opened at `depth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    Title,
+    AuthorFamily,
+    AuthorGiven,
+    AuthorOrganisationName,
+    LegalFamily,
+    LegalGiven,
+}
+
 impl ReceivedCda {
     /// Reads the header of a CDA. `Err` when it is not well-formed XML or not a
     /// `ClinicalDocument`.
@@ -79,6 +158,8 @@ impl ReceivedCda {
         let mut path: Vec<String> = Vec::new();
         let mut buf = Vec::new();
         let mut seen_root = false;
+        // The text being collected, and the depth of the element that holds it.
+        let mut capture: Option<(Capture, usize)> = None;
         loop {
             let event = reader.read_event_into(&mut buf).map_err(|e| {
                 format!(
@@ -95,6 +176,9 @@ impl ReceivedCda {
                         seen_root = true;
                     }
                     out.element(&path, &e)?;
+                    if capture.is_none() {
+                        capture = out.capture(&path, &e).map(|c| (c, path.len()));
+                    }
                     path.push(e.local_name().as_ref().to_owned());
                 }
                 Event::Empty(e) => {
@@ -111,6 +195,32 @@ impl ReceivedCda {
                     if path.len() == 1 {
                         out.mark(e.name().as_ref(), reader.buffer_position() as usize);
                     }
+                    if capture.is_some_and(|(_, depth)| depth == path.len()) {
+                        capture = None;
+                    }
+                }
+                Event::Text(t) => {
+                    if let Some(s) = capture.and_then(|(c, _)| out.text_of(c)) {
+                        s.push_str(&t.xml10_content());
+                    }
+                }
+                Event::CData(t) => {
+                    if let Some(s) = capture.and_then(|(c, _)| out.text_of(c)) {
+                        s.push_str(&t.xml10_content());
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    if let Some((c, _)) = capture {
+                        let resolved = match r.resolve_char_ref() {
+                            Ok(Some(ch)) => ch.to_string(),
+                            _ => quick_xml::escape::resolve_predefined_entity(&r)
+                                .ok_or_else(|| format!("unknown entity &{};", &*r))?
+                                .to_owned(),
+                        };
+                        if let Some(s) = out.text_of(c) {
+                            s.push_str(&resolved);
+                        }
+                    }
                 }
                 Event::Eof => break,
                 _ => {}
@@ -125,6 +235,16 @@ impl ReceivedCda {
         }
         if out.id.root.is_empty() {
             return Err("ClinicalDocument/id has no root".into());
+        }
+        out.title = out.title.trim().to_owned();
+        for a in &mut out.authors {
+            a.person.trim();
+            if let Some(o) = &mut a.organisation {
+                o.name = o.name.trim().to_owned();
+            }
+        }
+        if let Some(p) = &mut out.legal_authenticator {
+            p.trim();
         }
         Ok(out)
     }
@@ -239,25 +359,195 @@ impl ReceivedCda {
     fn element(&mut self, parents: &[String], e: &BytesStart<'_>) -> Result<(), String> {
         let name = e.local_name();
         let name = name.as_ref();
-        let under =
-            |p: &[&str]| parents.len() == p.len() && parents.iter().zip(p).all(|(a, b)| a == b);
-        if under(&["ClinicalDocument"]) {
+        let at = |p: &[&str]| under(parents, p);
+        if at(&[DOC]) {
             match name {
                 "id" => self.id = instance_id(e)?,
-                "code" => self.code = attr(e, "code")?,
+                "code" => {
+                    let c = header_code(e)?;
+                    (self.code, self.code_system, self.code_display) =
+                        (c.code, c.code_system, c.display);
+                }
                 "confidentialityCode" => self.confidentiality = attr(e, "code")?,
                 "setId" => self.set_id = Some(instance_id(e)?),
                 "versionNumber" => self.version = attr(e, "value")?.trim().parse().ok(),
                 "templateId" => self.template_ids.push(attr(e, "root")?),
+                "effectiveTime" => self.effective_time = attr(e, "value")?.trim().to_owned(),
+                "languageCode" => self.language_code = attr(e, "code")?.trim().to_owned(),
+                "author" => self.authors.push(HeaderAuthor::default()),
+                "legalAuthenticator" => {
+                    self.legal_authenticator
+                        .get_or_insert_with(Default::default);
+                }
                 _ => {}
             }
-        } else if name == "id" && under(&["ClinicalDocument", "recordTarget", "patientRole"]) {
-            self.patient_ids.push(instance_id(e)?);
-        } else if name == "text" && under(&["ClinicalDocument", "component", "nonXMLBody"]) {
-            self.non_xml_media_type = Some(attr(e, "mediaType")?);
+            return Ok(());
+        }
+        match name {
+            "id" if at(&[DOC, "recordTarget", "patientRole"]) => {
+                self.patient_ids.push(instance_id(e)?);
+            }
+            "text" if at(&[DOC, "component", "nonXMLBody"]) => {
+                self.non_xml_media_type = Some(attr(e, "mediaType")?);
+            }
+            "functionCode" if at(&[DOC, "author"]) => {
+                if let Some(a) = self.authors.last_mut() {
+                    a.function = Some(header_code(e)?);
+                }
+            }
+            "id" if at(&AUTHOR) => {
+                if let Some(a) = self
+                    .authors
+                    .last_mut()
+                    .filter(|a| a.person.id.root.is_empty())
+                {
+                    a.person.id = instance_id(e)?;
+                }
+            }
+            "code" if at(&AUTHOR) => {
+                if let Some(a) = self.authors.last_mut() {
+                    a.specialty = Some(header_code(e)?);
+                }
+            }
+            "id" if at(&AUTHOR_ORGANISATION) => {
+                if let Some(a) = self.authors.last_mut() {
+                    let org = a.organisation.get_or_insert_with(Default::default);
+                    if org.id.root.is_empty() {
+                        org.id = instance_id(e)?;
+                    }
+                }
+            }
+            "id" if at(&[DOC, "legalAuthenticator", "assignedEntity"]) => {
+                if let Some(p) = self
+                    .legal_authenticator
+                    .as_mut()
+                    .filter(|p| p.id.root.is_empty())
+                {
+                    p.id = instance_id(e)?;
+                }
+            }
+            // The first documentationOf only: a value already read is kept.
+            "low" | "high" if at(&[DOC, "documentationOf", "serviceEvent", "effectiveTime"]) => {
+                let slot = if name == "low" {
+                    &mut self.service_start
+                } else {
+                    &mut self.service_stop
+                };
+                if slot.is_none() {
+                    *slot = Some(attr(e, "value")?.trim().to_owned()).filter(|v| !v.is_empty());
+                }
+            }
+            "standardIndustryClassCode"
+                if at(&PERFORMER_ORGANISATION) && self.practice_setting.is_none() =>
+            {
+                self.practice_setting = Some(header_code(e)?);
+            }
+            "code" if at(&FACILITY) => self.facility_type = Some(header_code(e)?),
+            "id" if at(&[DOC, "relatedDocument", "parentDocument"]) => {
+                self.parent_id = Some(instance_id(e)?);
+            }
+            _ => {}
         }
         Ok(())
     }
+
+    /// Whether the text of this element, opened under `parents`, is collected: the title, the
+    /// first `family` and `given` of the author's and the legal authenticator's name, the first
+    /// `name` of the author's organisation.
+    fn capture(&self, parents: &[String], e: &BytesStart<'_>) -> Option<Capture> {
+        let name = e.local_name();
+        let at = |p: &[&str]| under(parents, p);
+        let author = self.authors.last();
+        let legal = self.legal_authenticator.as_ref();
+        let empty = |s: Option<&String>| s.is_some_and(|s| s.is_empty());
+        match name.as_ref() {
+            "title" if at(&[DOC]) && self.title.is_empty() => Some(Capture::Title),
+            "family" if at(&AUTHOR_NAME) && empty(author.map(|a| &a.person.family)) => {
+                Some(Capture::AuthorFamily)
+            }
+            "given" if at(&AUTHOR_NAME) && empty(author.map(|a| &a.person.given)) => {
+                Some(Capture::AuthorGiven)
+            }
+            "name"
+                if at(&AUTHOR_ORGANISATION)
+                    && author.is_some_and(|a| {
+                        a.organisation.as_ref().is_none_or(|o| o.name.is_empty())
+                    }) =>
+            {
+                Some(Capture::AuthorOrganisationName)
+            }
+            "family" if at(&LEGAL_NAME) && empty(legal.map(|p| &p.family)) => {
+                Some(Capture::LegalFamily)
+            }
+            "given" if at(&LEGAL_NAME) && empty(legal.map(|p| &p.given)) => {
+                Some(Capture::LegalGiven)
+            }
+            _ => None,
+        }
+    }
+
+    /// The string a captured text goes to (`None` cannot happen: a capture only starts inside
+    /// its element).
+    fn text_of(&mut self, c: Capture) -> Option<&mut String> {
+        match c {
+            Capture::Title => Some(&mut self.title),
+            Capture::AuthorFamily => self.authors.last_mut().map(|a| &mut a.person.family),
+            Capture::AuthorGiven => self.authors.last_mut().map(|a| &mut a.person.given),
+            Capture::AuthorOrganisationName => self
+                .authors
+                .last_mut()
+                .map(|a| &mut a.organisation.get_or_insert_with(Default::default).name),
+            Capture::LegalFamily => self.legal_authenticator.as_mut().map(|p| &mut p.family),
+            Capture::LegalGiven => self.legal_authenticator.as_mut().map(|p| &mut p.given),
+        }
+    }
+}
+
+const DOC: &str = "ClinicalDocument";
+const AUTHOR: [&str; 3] = [DOC, "author", "assignedAuthor"];
+const AUTHOR_NAME: [&str; 5] = [DOC, "author", "assignedAuthor", "assignedPerson", "name"];
+const AUTHOR_ORGANISATION: [&str; 4] = [DOC, "author", "assignedAuthor", "representedOrganization"];
+const LEGAL_NAME: [&str; 5] = [
+    DOC,
+    "legalAuthenticator",
+    "assignedEntity",
+    "assignedPerson",
+    "name",
+];
+const PERFORMER_ORGANISATION: [&str; 6] = [
+    DOC,
+    "documentationOf",
+    "serviceEvent",
+    "performer",
+    "assignedEntity",
+    "representedOrganization",
+];
+const FACILITY: [&str; 5] = [
+    DOC,
+    "componentOf",
+    "encompassingEncounter",
+    "location",
+    "healthCareFacility",
+];
+
+/// True when the open elements are exactly `path`.
+fn under(parents: &[String], path: &[&str]) -> bool {
+    parents.len() == path.len() && parents.iter().zip(path).all(|(a, b)| a == b)
+}
+
+impl HeaderPerson {
+    fn trim(&mut self) {
+        self.family = self.family.trim().to_owned();
+        self.given = self.given.trim().to_owned();
+    }
+}
+
+fn header_code(e: &BytesStart<'_>) -> Result<HeaderCode, String> {
+    Ok(HeaderCode {
+        code: attr(e, "code")?.trim().to_owned(),
+        code_system: attr(e, "codeSystem")?.trim().to_owned(),
+        display: attr(e, "displayName")?.trim().to_owned(),
+    })
 }
 
 fn instance_id(e: &BytesStart<'_>) -> Result<InstanceId, String> {
@@ -498,6 +788,90 @@ mod tests {
                 .iter()
                 .any(|i| i.root == "1.2.250.1.213.1.4.10" && i.extension == "279035121518989")
         );
+    }
+
+    /// The header items of the XDS metadata (CI-SIS volet, « Mapping XDS »).
+    #[test]
+    fn xds_header_items_are_read() {
+        let xml = r#"<ClinicalDocument xmlns="urn:hl7-org:v3">
+  <id root="1.2.3.4"/>
+  <code code="34874-8" displayName="CR op&#233;ratoire" codeSystem="2.16.840.1.113883.6.1"/>
+  <title> CR &amp; <![CDATA[suite <1>]]> </title>
+  <effectiveTime value="20240319090000+0100"/>
+  <languageCode code="fr-FR"/>
+  <recordTarget><patientRole><id root="1.2.250.1.213.1.4.8" extension="268046938104575"/>
+    <patient><name><family>NOT-AN-AUTHOR</family><given>X</given></name></patient></patientRole></recordTarget>
+  <author><functionCode code="ATTPHYS" displayName="Médecin" codeSystem="2.16.840.1.113883.5.88"/>
+    <assignedAuthor><id root="1.2.250.1.71.4.2.1" extension="810000100015"/><id root="9.9" extension="other"/>
+      <code code="G15_10" displayName="Médecin" codeSystem="1.2.250.1.213.1.1.4.5"/>
+      <assignedPerson><name><prefix>M</prefix><given>Claire</given><given>Second</given><family>MARTIN</family></name></assignedPerson>
+      <representedOrganization><id root="1.2.250.1.71.4.2.2" extension="1990000010"/><name>CHU de Démo</name></representedOrganization>
+    </assignedAuthor></author>
+  <author><assignedAuthor><id root="1.2.250.1.71.4.2.1" extension="810000100023"/></assignedAuthor></author>
+  <legalAuthenticator><assignedEntity><id root="1.2.250.1.71.4.2.1" extension="810000100015"/>
+    <assignedPerson><name><given>Claire</given><family>MARTIN</family></name></assignedPerson></assignedEntity></legalAuthenticator>
+  <documentationOf><serviceEvent><effectiveTime><low value="20240318103000+0100"/><high value="20240318113000+0100"/></effectiveTime>
+    <performer><assignedEntity><representedOrganization>
+      <standardIndustryClassCode code="ETABLISSEMENT" displayName="Etablissement de santé" codeSystem="1.2.250.1.213.1.1.4.9"/>
+    </representedOrganization></assignedEntity></performer></serviceEvent></documentationOf>
+  <documentationOf><serviceEvent><effectiveTime><low value="19990101"/></effectiveTime></serviceEvent></documentationOf>
+  <relatedDocument typeCode="RPLC"><parentDocument><id root="1.2.3.3"/></parentDocument></relatedDocument>
+  <componentOf><encompassingEncounter><location><healthCareFacility>
+    <code code="SA01" displayName="Etablissement public de santé" codeSystem="1.2.250.1.71.4.2.4"/>
+  </healthCareFacility></location></encompassingEncounter></componentOf>
+</ClinicalDocument>"#;
+        let r = ReceivedCda::read(xml.as_bytes()).unwrap();
+        assert_eq!(
+            (
+                r.code.as_str(),
+                r.code_display.as_str(),
+                r.code_system.as_str()
+            ),
+            ("34874-8", "CR opératoire", "2.16.840.1.113883.6.1")
+        );
+        assert_eq!(r.title, "CR & suite <1>");
+        assert_eq!(r.effective_time, "20240319090000+0100");
+        assert_eq!(r.language_code, "fr-FR");
+        assert_eq!(r.authors.len(), 2);
+        let a = &r.authors[0];
+        assert_eq!(a.person.id.extension, "810000100015", "the first id");
+        assert_eq!(
+            (a.person.family.as_str(), a.person.given.as_str()),
+            ("MARTIN", "Claire")
+        );
+        assert_eq!(a.specialty.as_ref().unwrap().code, "G15_10");
+        assert_eq!(a.function.as_ref().unwrap().display, "Médecin");
+        let org = a.organisation.as_ref().unwrap();
+        assert_eq!(
+            (org.id.extension.as_str(), org.name.as_str()),
+            ("1990000010", "CHU de Démo")
+        );
+        let b = &r.authors[1];
+        assert_eq!(b.person.id.extension, "810000100023");
+        assert_eq!(
+            (b.person.family.as_str(), b.organisation.is_none()),
+            ("", true)
+        );
+        let l = r.legal_authenticator.as_ref().unwrap();
+        assert_eq!(
+            (l.id.extension.as_str(), l.family.as_str()),
+            ("810000100015", "MARTIN")
+        );
+        assert_eq!(r.service_start.as_deref(), Some("20240318103000+0100"));
+        assert_eq!(
+            r.service_stop.as_deref(),
+            Some("20240318113000+0100"),
+            "first documentationOf"
+        );
+        assert_eq!(r.practice_setting.as_ref().unwrap().code, "ETABLISSEMENT");
+        assert_eq!(
+            r.facility_type.as_ref().unwrap().code_system,
+            "1.2.250.1.71.4.2.4"
+        );
+        assert_eq!(r.parent_id.as_ref().unwrap().root, "1.2.3.3");
+        // an unknown entity is refused, not skipped
+        let bad = xml.replace("CR &amp;", "CR &nbsp;");
+        assert!(ReceivedCda::read(bad.as_bytes()).is_err());
     }
 
     proptest::proptest! {

@@ -21,26 +21,9 @@ use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-/// The artefacts `--emit` may ask for (CONTRACT.md).
-const EMIT: [&str; 3] = ["mdm", "oru", "xdm"];
-
 pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     let jobs = jobs(args.jobs)?;
-    for e in &args.emit {
-        if !EMIT.contains(&e.as_str()) {
-            return Err(Fatal(format!(
-                "--emit {e}: unknown artefact (expected {})",
-                EMIT.join(", ")
-            )));
-        }
-    }
-    if !args.emit.is_empty() {
-        // Issue 6 builds the artefacts; until then, say so rather than write less than asked.
-        return Err(Fatal(format!(
-            "--emit {}: not built yet (only the CDA is written)",
-            args.emit.join(",")
-        )));
-    }
+    let emit = crate::convert::Emit::from_names(&args.emit).map_err(|e| Fatal(e.to_string()))?;
     let config = load_config(args.config.as_deref())?;
     if args.stdout {
         if !args.inputs.iter().all(|i| i.as_os_str() == "-") {
@@ -54,7 +37,9 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         return Err(Fatal("--out DIR is required (or --stdout)".into()));
     };
     let started = Instant::now();
-    let output = OutputDir::open(dir).map_err(|e| Fatal(e.to_string()))?;
+    let output = OutputDir::open(dir, &config)
+        .map_err(|e| Fatal(e.to_string()))?
+        .with_emit(emit);
     let interrupt = pipeline::stop_on_signals()?;
     let stream = pipeline::is_stream(&args.inputs);
     if stream && std::io::stdin().is_terminal() {
@@ -123,6 +108,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &end.tally,
         started.elapsed(),
         output.already_recorded(),
+        output.released(),
         produced.unreadable,
         interrupted || closed || failed.is_some(),
     );

@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 pub mod convert;
 pub mod documents;
+pub mod held;
 pub mod inspect;
 
 /// Exit status of a command.

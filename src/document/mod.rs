@@ -565,7 +565,9 @@ fn own_identifier(kind: MessageKind, parts: &Parts<'_>) -> Option<(&'static str,
     txa12.into_iter().chain(obr3).find(|(_, ei)| !ei.is_empty())
 }
 
-fn entity_id(field: Option<Field<'_>>) -> EntityId {
+/// An EI field (TXA-12, TXA-13, OBR-3) read as an [`EntityId`], decoded and trimmed; the HL7
+/// explicit null `""` is empty.
+pub fn entity_id(field: Option<Field<'_>>) -> EntityId {
     let Some(rep) = field.map(|f| f.first()) else {
         return EntityId::default();
     };

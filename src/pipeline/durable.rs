@@ -56,8 +56,8 @@ pub struct Syncer {
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// The fsync of one file, submitted to a [`Syncer`].
-#[derive(Debug)]
+/// The fsync of one file, submitted to a [`Syncer`] (clones wait for the same fsync).
+#[derive(Debug, Clone)]
 pub struct Pending(Arc<Ticket>);
 
 #[derive(Debug, Default)]

@@ -19,13 +19,14 @@
 //!   plain (non-MLLP) framing.
 //! * [`run`] connects the stages: stream mode with N worker threads, bulk mode with a rayon pool;
 //!   both commit in input order, so that reports, names and ACKs are deterministic.
-//! * [`output`] is the output folder sink (durable writes, names, `report.jsonl`);
-//!   [`name`], [`report`], [`ack`], [`durable`] are its pieces.
+//! * [`output`] is the output folder sink (durable writes, names, `report.jsonl`, the registry);
+//!   [`name`], [`report`], [`ack`], [`durable`], [`memory`] are its pieces.
 
 pub mod ack;
 pub mod archive;
 pub mod durable;
 pub mod ignore;
+pub mod memory;
 pub mod name;
 pub mod output;
 pub mod report;
@@ -105,6 +106,19 @@ pub struct Done<S> {
 pub trait Sink: Sync {
     type Staged: Send;
 
+    /// Converts one message (its bytes' hash beside), on a worker thread. The output folder
+    /// converts with its registry as memory ([`crate::convert::convert_recalling`]); others
+    /// convert each message alone.
+    fn convert(
+        &self,
+        raw: &[u8],
+        defect: Option<FrameDefect>,
+        _hash: &MessageHash,
+        config: &crate::config::Config,
+    ) -> Conversion {
+        crate::convert::convert(raw, defect, config)
+    }
+
     fn stage(&self, record: &Record, raw: &[u8]) -> Result<Self::Staged, Error>;
 
     fn commit(&self, group: &mut [Done<Self::Staged>]) -> Result<(), Error>;
@@ -122,6 +136,12 @@ pub enum Error {
     /// A bug: something that must not happen did (exit status 2).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::registry::RegistryError> for Error {
+    fn from(e: crate::registry::RegistryError) -> Error {
+        Error::Output(e.to_string())
+    }
 }
 
 impl Error {

@@ -1,36 +1,73 @@
 //! The output folder (CONTRACT.md "Output folder"): `documents/`, `held/`, `excluded/`,
-//! `deleted/`, `rejected/`, `report.jsonl`, `summary.json`.
+//! `deleted/`, `rejected/`, `report.jsonl`, `summary.json`, and the registry
+//! `registry.sqlite` ([`crate::registry`]).
 //!
+//! * Conversion (worker threads): with a read-only view of the registry as memory
+//!   ([`crate::recall`]): a chain's setId and version, the patient's opposition, the identity
+//!   recorded from ADT.
 //! * Staging (worker threads, in parallel): each file of a message is written under a hidden
 //!   temporary name in its final directory, and its fsync starts at once in the background
-//!   ([`durable::Syncer`]: several at a time, so that the file system commits them together).
-//! * Commit (one thread, in input order, a group at a time): the group's temporary files are
-//!   waited for until durable (most already are), each message gets
-//!   its NAME ([`super::name`]), its files are renamed, each directory touched is fsynced once,
-//!   the group's report lines are appended in one write and `report.jsonl` is fsynced. Only then
-//!   does the caller ACK. A crash at any point leaves complete files or hidden temporaries
-//!   (removed at the next start), and a report line only for messages whose files are durable.
+//!   ([`durable::Syncer`]: several at a time, so that the file system and the disk take them
+//!   together). A message whose conversion asked the registry keeps
+//!   its bytes until its commit (in memory up to a budget, else in a temporary file), in case it
+//!   must be converted again.
+//! * Commit (one thread, in input order, a group at a time), in this order:
+//!   1. one registry transaction is opened; for each message in turn: every question its
+//!      conversion asked is asked again (earlier messages of the group may have changed the
+//!      answer) and the message is converted and staged again if one changed; it gets its NAME
+//!      ([`super::name`]); what it means is written in the transaction (document, deletion, held
+//!      message, identity, opposition, merge); its report line is built (after the registry
+//!      decided: the line names the warnings it gave); an ADT whose identity is qualified
+//!      releases the messages held for its patient, each converted, staged and given a line;
+//!   2. the group's temporary files are waited for until fsynced (most already are), renamed to
+//!      their NAMEs, and each folder touched is fsynced — the files are durable;
+//!   3. the registry transaction commits — the rows are durable, and name only durable files;
+//!   4. the report lines are appended and `report.jsonl` is fsynced;
+//!   5. the files of earlier results that the new ones replace (a released message's `held/`
+//!      files) are removed.
+//!
+//!   Only then does the caller ACK. A kill -9 before 3 leaves at most files without rows and
+//!   lines: the message, not ACKed, comes again and is converted under the same name. Between 3
+//!   and 4, rows without lines: the message comes again, the registry recognises it (same bytes,
+//!   same answers) and the line is written. Between 4 and 5, superseded files, removed when the
+//!   folder is next opened. A release reads the held original from `held/` (from its temporary
+//!   when it was held in the same group), which is removed only at step 5, after the released
+//!   document and its row are durable: never lost, never doubled.
 //! * Reruns: the NAME index is rebuilt from `report.jsonl`, so the same message gets the same
 //!   name and its files are replaced. A line is not appended again when the report already held,
 //!   when the run started, a line for the same message (same bytes) with the same result; so a
 //!   message re-sent after a crash, or a whole input converted twice, leaves one line. When the
 //!   result changed (a new configuration), a new line is appended and the files of the old result
-//!   that the new one does not rewrite are removed, so a message is in one outcome folder.
+//!   that the new one does not rewrite are removed, so a message is in one outcome folder —
+//!   except a converted document or a deletion record, which the registry names and which may
+//!   have reached the DMP already: those stay.
 //! * One run at a time: `DIR/.dmpfeed.lock` is locked (advisory) for the whole run.
 //!
 //! NAMEs are never built from paths and contain no `/`, and every file goes to one of the five
 //! fixed folders: nothing is ever written outside the output folder, whatever the message says.
 
-use super::durable::{self, Pending, Syncer, TempNames};
+use super::ack::AckHeader;
+use super::durable::{self, Syncer, TempNames};
+use super::memory::{MessageMemory, Readers};
 use super::name::{self, MessageHash, NameIndex};
 use super::report::{ReportLine, Sidecar, fingerprint};
 use super::{Done, Error, Record, Sink};
-use crate::reason::Outcome;
+use crate::config::Config;
+use crate::convert::{Conversion, Emit, convert_recalling};
+use crate::hl7::{FrameDefect, Framing};
+use crate::reason::{Finding, Outcome, ReasonCode};
+use crate::registry::{
+    self, HeldDocument, HeldStatus, NewDeletion, NewDocument, Opposition, PatientIdentity,
+    PatientMerge, Registry, RegistryError, RegistryRead, Tx,
+};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The five outcome folders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,11 +113,29 @@ impl Folder {
     fn from_str(s: &str) -> Option<Folder> {
         Folder::ALL.into_iter().find(|f| f.as_str() == s)
     }
+
+    /// A document or a deletion record: once written, the registry names it and the DMP may have
+    /// it, so a later result of the same message never removes it.
+    fn is_sent(self) -> bool {
+        matches!(self, Folder::Documents | Folder::Deleted)
+    }
 }
 
 pub const REPORT: &str = "report.jsonl";
 pub const SUMMARY: &str = "summary.json";
 const LOCK: &str = ".dmpfeed.lock";
+
+/// Message bytes kept in memory until their commit, for all messages waiting together; beyond,
+/// they wait in temporary files (never fsynced: they only live until the commit).
+const KEEP_IN_MEMORY: usize = 64 * 1024 * 1024;
+
+/// `released_as` of a held message whose document another message converted, excluded or
+/// deleted (then that message's file): it left the worklist without a line of its own, and is
+/// never released.
+const SETTLED: &str = "settled by ";
+
+/// The `source` of the lines written by `dmpfeed held release`.
+pub const MANUAL_RELEASE: &str = "held release";
 
 /// One file of a message, written and fsynced under a temporary name.
 #[derive(Debug)]
@@ -90,7 +145,7 @@ pub struct StagedFile {
     pub suffix: String,
     pub temp: PathBuf,
     /// Its fsync, started once written; `None` until then.
-    pub synced: Option<Pending>,
+    pub synced: Option<durable::Pending>,
 }
 
 /// The files of one message, waiting for their NAME. Dropped before commit (a failed run),
@@ -99,6 +154,8 @@ pub struct StagedFile {
 pub struct Staged {
     pub files: Vec<StagedFile>,
     committed: bool,
+    /// The message's bytes, when it may have to be converted again at commit.
+    kept: Option<Kept>,
 }
 
 impl Drop for Staged {
@@ -106,6 +163,42 @@ impl Drop for Staged {
         if !self.committed {
             for f in &self.files {
                 let _ = std::fs::remove_file(&f.temp);
+            }
+        }
+    }
+}
+
+/// A message's bytes kept until its commit.
+#[derive(Debug)]
+struct Kept {
+    place: KeptIn,
+    /// The bytes kept in memory by all messages together.
+    budget: Arc<AtomicUsize>,
+}
+
+#[derive(Debug)]
+enum KeptIn {
+    Memory(Vec<u8>),
+    File(PathBuf),
+}
+
+impl Kept {
+    fn bytes(&self) -> std::io::Result<Cow<'_, [u8]>> {
+        match &self.place {
+            KeptIn::Memory(b) => Ok(Cow::Borrowed(b)),
+            KeptIn::File(p) => std::fs::read(p).map(Cow::Owned),
+        }
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        match &self.place {
+            KeptIn::Memory(b) => {
+                self.budget.fetch_sub(b.len(), Ordering::Relaxed);
+            }
+            KeptIn::File(p) => {
+                let _ = std::fs::remove_file(p);
             }
         }
     }
@@ -121,30 +214,83 @@ struct Known {
     before_run: bool,
 }
 
+impl Known {
+    /// The latest result is `held`: its files are in `held/`.
+    fn is_held(&self) -> bool {
+        !self.files.is_empty() && self.files.iter().all(|f| f.starts_with("held/"))
+    }
+}
+
 #[derive(Debug)]
 struct State {
     names: NameIndex,
     known: HashMap<MessageHash, Known>,
     report: File,
+    registry: Registry,
     already_recorded: u64,
+    released: u64,
 }
 
 /// The output folder, open for one run.
 #[derive(Debug)]
 pub struct OutputDir {
     root: PathBuf,
+    config: Config,
+    /// The artefacts (`--emit`) every conversion into this folder makes, releases included.
+    emit: Emit,
     temps: TempNames,
     /// Fsyncs the staged files in the background.
     syncer: Syncer,
+    /// Before `state`: dropped first, so that the writer's connection closes last and folds the
+    /// write-ahead log back into the registry file (a read-only connection cannot).
+    readers: Readers,
     state: Mutex<State>,
+    kept: Arc<AtomicUsize>,
     /// Held for the lifetime of the run (the lock is released when it is closed).
     _lock: File,
 }
 
+/// What a commit gathers while it files its messages, and does before and after the registry
+/// commits.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Temporary files → their names, renamed in order once all are fsynced.
+    moves: Vec<(PathBuf, PathBuf)>,
+    /// The fsyncs of those temporaries (started when they were staged).
+    synced: Vec<durable::Pending>,
+    /// Report lines, in order.
+    lines: Vec<u8>,
+    /// Folders where files were renamed.
+    touched: BTreeSet<Folder>,
+    /// Files of earlier results of a message, removed once the new result is reported.
+    superseded: Vec<(MessageHash, String)>,
+    /// Release lines written.
+    released: u64,
+}
+
+/// What `dmpfeed held release` did for one patient.
+#[derive(Debug, Default)]
+pub struct ReleaseReport {
+    /// The patient the messages were filed under (merges followed).
+    pub ipp: String,
+    /// Lines written: the released message's `released_from` and its new outcome.
+    pub released: Vec<(String, Outcome)>,
+    /// Messages still held: their held line's `source` and why.
+    pub still_held: Vec<(String, Vec<ReasonCode>)>,
+}
+
 impl OutputDir {
     /// Creates or opens `root`: the folders, the lock, stale temporaries removed, the NAME index
-    /// rebuilt from `report.jsonl` (a torn last line, from a crash mid-write, is cut off).
-    pub fn open(root: &Path) -> Result<OutputDir, Error> {
+    /// rebuilt from `report.jsonl` (a torn last line, from a crash mid-write, is cut off), the
+    /// files of superseded results removed, the registry opened (created, or upgraded).
+    /// Makes every conversion into this folder (those of a run, re-conversions at commit time,
+    /// releases) write the artefacts `emit` asks for besides the CDA.
+    pub fn with_emit(mut self, emit: Emit) -> OutputDir {
+        self.emit = emit;
+        self
+    }
+
+    pub fn open(root: &Path, config: &Config) -> Result<OutputDir, Error> {
         let io = |what: &Path, e| Error::io(what.display(), e);
         std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
         let lock_path = root.join(LOCK);
@@ -187,22 +333,41 @@ impl OutputDir {
             .create(true)
             .open(&report_path)
             .map_err(|e| io(&report_path, e))?;
-        let (names, known) = load_report(&mut report, &report_path)?;
-        durable::sync_dir(root).map_err(|e| io(root, e))?;
+        let (names, known, superseded) = load_report(&mut report, &report_path)?;
+        let registry_path = registry::path_in(root);
+        let registry = Registry::open(&registry_path)?;
         let syncer = Syncer::new(durable::SYNC_THREADS)
             .map_err(|e| Error::Internal(format!("cannot start the fsync threads: {e}")))?;
-        Ok(OutputDir {
+        let dir = OutputDir {
             root: root.to_path_buf(),
+            config: config.clone(),
+            emit: Emit::NONE,
             temps: TempNames::default(),
             syncer,
+            readers: Readers::new(&registry_path),
+            kept: Arc::new(AtomicUsize::new(0)),
             state: Mutex::new(State {
                 names,
                 known,
                 report,
+                registry,
                 already_recorded: 0,
+                released: 0,
             }),
             _lock: lock,
-        })
+        };
+        {
+            let state = dir.lock()?;
+            let removed = dir.remove_superseded(&state.known, superseded)?;
+            if removed > 0 {
+                tracing::info!(
+                    "{}: removed {removed} file(s) of results superseded before an interruption",
+                    root.display()
+                );
+            }
+        }
+        durable::sync_dir(root).map_err(|e| io(root, e))?;
+        Ok(dir)
     }
 
     pub fn root(&self) -> &Path {
@@ -214,10 +379,21 @@ impl OutputDir {
         self.state.lock().map(|s| s.already_recorded).unwrap_or(0)
     }
 
+    /// Release lines written in this run (held messages converted again).
+    pub fn released(&self) -> u64 {
+        self.state.lock().map(|s| s.released).unwrap_or(0)
+    }
+
     /// Writes `summary.json` durably.
     pub fn write_summary(&self, bytes: &[u8]) -> Result<(), Error> {
         durable::replace_file(&self.root, SUMMARY, bytes, &self.temps)
             .map_err(|e| Error::io(self.root.join(SUMMARY).display(), e))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, Error> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Internal("output state poisoned".into()))
     }
 
     fn stage_file(
@@ -242,6 +418,518 @@ impl OutputDir {
         }
         Ok(())
     }
+
+    /// Keeps a message's bytes until its commit: in memory while the budget allows, else in a
+    /// temporary file of the folder (removed at commit, or when the folder is next opened).
+    fn keep(&self, raw: &[u8]) -> Result<Kept, Error> {
+        let before = self.kept.fetch_add(raw.len(), Ordering::Relaxed);
+        if before.saturating_add(raw.len()) <= KEEP_IN_MEMORY {
+            return Ok(Kept {
+                place: KeptIn::Memory(raw.to_vec()),
+                budget: Arc::clone(&self.kept),
+            });
+        }
+        self.kept.fetch_sub(raw.len(), Ordering::Relaxed);
+        let temp = self.temps.next_in(&self.root);
+        let kept = Kept {
+            place: KeptIn::File(temp.clone()),
+            budget: Arc::clone(&self.kept),
+        };
+        durable::write_new(&temp, raw).map_err(|e| Error::io(self.root.display(), e))?;
+        Ok(kept)
+    }
+
+    /// Converts with the registry transaction as memory; a panic is a bug, reported as such.
+    fn convert_in(
+        &self,
+        memory: &MessageMemory<'_, Tx<'_>>,
+        raw: &[u8],
+        source: &str,
+    ) -> Result<Conversion, Error> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            convert_recalling(raw, None, &self.config, Some(memory), &self.emit)
+        }))
+        .map_err(|_| Error::Internal(format!("{source}: the conversion of this message panicked")))
+    }
+
+    /// Asks again every question the message's conversion asked of the registry; when an answer
+    /// changed (an earlier message, committed meanwhile or earlier in this group, changed its
+    /// chain or its patient), converts it again with the transaction as memory.
+    fn settle(&self, tx: &Tx<'_>, done: &mut Done<Staged>) -> Result<(), Error> {
+        let lookups = &done.record.conversion.facts.lookups;
+        if lookups.is_empty() {
+            return Ok(());
+        }
+        let memory = MessageMemory::new(tx, &name::hex(&done.record.hash));
+        for lookup in lookups {
+            let holds = lookup
+                .holds(&memory)
+                .map_err(|u| Error::Output(format!("registry: {}", u.0)))?;
+            if holds {
+                continue;
+            }
+            let kept = done.staged.kept.as_ref().ok_or_else(|| {
+                Error::Internal(format!("{}: message bytes not kept", done.record.source))
+            })?;
+            let raw = kept
+                .bytes()
+                .map_err(|e| Error::io(self.root.display(), e))?
+                .into_owned();
+            let mut record = done.record.clone();
+            record.conversion = self.convert_in(&memory, &raw, &record.source)?;
+            tracing::debug!(
+                source = %record.source,
+                outcome = %record.conversion.outcome,
+                "converted again: an earlier message changed its chain or its patient"
+            );
+            let staged = self.stage(&record, &raw)?;
+            done.record = record;
+            done.staged = staged;
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// Files one message inside the commit's transaction: registry, NAME and files, report line;
+    /// an ADT's releases.
+    fn file_one(
+        &self,
+        tx: &mut Tx<'_>,
+        books: &mut Books<'_>,
+        pending: &mut Pending,
+        record: &mut Record,
+        staged: &mut Staged,
+    ) -> Result<(), Error> {
+        if record.conversion.facts.update.is_some()
+            && let Err(finding) = self.record_update(tx, record, staged)?
+        {
+            // The registry refused what the message asks (a merge undoing an earlier one).
+            let raw = self.kept_bytes(staged, &record.source)?;
+            record.conversion = Conversion::rejected(record.conversion.header.clone(), finding);
+            *staged = self.stage(record, &raw)?;
+        }
+        let name = if staged.files.is_empty() {
+            None
+        } else {
+            let name = books.names.name_for(record.name_key(), &record.hash);
+            // At once, so that the next message sees the name taken.
+            books.names.record(&name, record.hash);
+            Some(name)
+        };
+        let mut files = Vec::with_capacity(staged.files.len());
+        if let Some(name) = &name {
+            for f in &staged.files {
+                let rel = format!("{}/{name}{}", f.folder.as_str(), f.suffix);
+                // Renamed at the end of the group, once every file of the group is fsynced.
+                pending.moves.push((f.temp.clone(), self.root.join(&rel)));
+                let synced = f.synced.clone().ok_or_else(|| {
+                    Error::Internal(format!(
+                        "{}: a staged file was never written",
+                        record.source
+                    ))
+                })?;
+                pending.synced.push(synced);
+                pending.touched.insert(f.folder);
+                files.push(rel);
+            }
+            // From here on the group owns the temporaries (left for the next open to remove if
+            // the group fails).
+            staged.committed = true;
+        }
+        self.remember(tx, record, &files)?;
+        let line = ReportLine::new(record, name.as_deref(), &files);
+        let value = serde_json::to_value(&line)
+            .map_err(|e| Error::Internal(format!("report line: {e}")))?;
+        let fp = fingerprint(&value);
+        let known = books.known.get(&record.hash);
+        let unchanged = known.is_some_and(|k| k.before_run && k.fingerprint == fp);
+        if unchanged {
+            *books.already_recorded += 1;
+        } else {
+            serde_json::to_writer(&mut pending.lines, &line)
+                .map_err(|e| Error::Internal(format!("report line: {e}")))?;
+            pending.lines.push(b'\n');
+        }
+        // Files of an earlier result of the same message that this one did not rewrite.
+        for old in known.iter().flat_map(|k| k.files.iter()) {
+            if !files.iter().any(|f| f.as_str() == &**old) {
+                pending.superseded.push((record.hash, old.to_string()));
+            }
+        }
+        if record.conversion.facts.released_from.is_some() && !unchanged {
+            pending.released += 1;
+        }
+        books.known.insert(
+            record.hash,
+            Known {
+                fingerprint: fp,
+                files: files.into_iter().map(String::into_boxed_str).collect(),
+                before_run: unchanged,
+            },
+        );
+        if record.conversion.outcome == Outcome::Recorded
+            && let Some(update) = &record.conversion.facts.update
+            && update.qualified
+        {
+            let ipp = update.ipp.clone();
+            self.release(tx, books, pending, &ipp, &record.source, record.seq)?;
+        }
+        Ok(())
+    }
+
+    fn kept_bytes(&self, staged: &Staged, source: &str) -> Result<Vec<u8>, Error> {
+        let kept = staged
+            .kept
+            .as_ref()
+            .ok_or_else(|| Error::Internal(format!("{source}: message bytes not kept")))?;
+        Ok(kept
+            .bytes()
+            .map_err(|e| Error::io(self.root.display(), e))?
+            .into_owned())
+    }
+
+    /// Records an ADT message: merge (A40, A47), identity, opposition. `Err(finding)` when the
+    /// registry refuses the merge (the message is then rejected).
+    fn record_update(
+        &self,
+        tx: &mut Tx<'_>,
+        record: &Record,
+        staged: &Staged,
+    ) -> Result<Result<(), Finding>, Error> {
+        let Some(u) = &record.conversion.facts.update else {
+            return Ok(Ok(()));
+        };
+        let hash = name::hex(&record.hash);
+        if let Some(old) = &u.merged_from {
+            let merge = PatientMerge {
+                old_ipp: old,
+                surviving_ipp: &u.ipp,
+                source: &record.source,
+                message_hash: &hash,
+            };
+            match tx.merge_patients(&merge) {
+                Ok(_) => {}
+                Err(RegistryError::MergeCycle { .. }) => {
+                    return Ok(Err(Finding::new(
+                        ReasonCode::UnsupportedMessage,
+                        "MRG-1",
+                        "this merge would undo an earlier one (the patient of PID was merged \
+                         into the patient of MRG-1): unmerging records is not supported",
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let adt = self.kept_bytes(staged, &record.source)?;
+        tx.record_patient_identity(&PatientIdentity {
+            ipp: &u.ipp,
+            ins: u.ins.as_deref(),
+            qualified: u.qualified,
+            adt_message: &adt,
+            source: &record.source,
+            message_hash: &hash,
+        })?;
+        if let Some(o) = &u.opposition {
+            tx.set_opposition(&Opposition {
+                ipp: &u.ipp,
+                opposed: o.opposed,
+                since: o.since,
+                source: &record.source,
+                message_hash: &hash,
+            })?;
+        }
+        Ok(Ok(()))
+    }
+
+    /// Writes in the registry what a message's result means: a document, a deletion, a held
+    /// message; and, when the message had been held, that it no longer is (`released_from`).
+    fn remember(
+        &self,
+        tx: &mut Tx<'_>,
+        record: &mut Record,
+        files: &[String],
+    ) -> Result<(), Error> {
+        let hash = name::hex(&record.hash);
+        if !record.conversion.facts.lookups.is_empty() {
+            let answers = serde_json::to_string(&record.conversion.facts.lookups)
+                .map_err(|e| Error::Internal(format!("answers: {e}")))?;
+            tx.remember_answers(&hash, &answers)?;
+        }
+        let c = &record.conversion;
+        let facts = &c.facts;
+        let event = c.header.as_ref().map_or("", |h| h.message_type.as_str());
+        let first = files.first().map(String::as_str);
+        match c.outcome {
+            Outcome::Converted => {
+                if let (Some(doc), Some(id), Some(path)) = (&c.document, &facts.document_id, first)
+                {
+                    let m = &doc.metadata;
+                    let new = NewDocument {
+                        source_id: id,
+                        parent_source_id: facts.parent_id.as_deref(),
+                        cda_id: &m.unique_id,
+                        set_id: &m.set_id,
+                        version: m.version,
+                        ipp: facts.ipp.as_deref(),
+                        ins: facts.ins.as_deref(),
+                        output_path: path,
+                        source: &record.source,
+                        message_hash: &hash,
+                        event,
+                    };
+                    match tx.record_converted(&new) {
+                        Ok(_) => {}
+                        // Only a CDA received with its own setId and version can land on a
+                        // place another document holds: it is passed on as the DPI built it.
+                        Err(e @ RegistryError::ChainConflict { .. }) => {
+                            tracing::warn!("{}: not recorded in the registry: {e}", record.source);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Outcome::Deleted => {
+                if let (Some(d), Some(path)) = (&c.deletion, first) {
+                    tx.record_deleted(&NewDeletion {
+                        source_id: &d.document_id,
+                        ipp: facts.ipp.as_deref(),
+                        ins: facts.ins.as_deref(),
+                        output_path: path,
+                        source: &record.source,
+                        message_hash: &hash,
+                        event,
+                    })?;
+                }
+            }
+            Outcome::Held => {
+                let path = files.iter().find(|f| f.ends_with(".hl7"));
+                if let Some(path) = path {
+                    let codes = c.codes();
+                    let reasons: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+                    tx.record_held(&HeldDocument {
+                        source: &record.source,
+                        document_id: facts.document_id.as_deref(),
+                        ipp: facts.ipp.as_deref(),
+                        ins: facts.ins.as_deref(),
+                        reasons: &reasons,
+                        path,
+                        message_hash: &hash,
+                    })?;
+                }
+                return Ok(());
+            }
+            Outcome::Recorded => return Ok(()),
+            Outcome::Excluded | Outcome::Rejected => {}
+        }
+        // A message that was held and now has another result: released.
+        if let Some(entry) = tx.held_entry(&hash)? {
+            tx.mark_released(&hash, first.unwrap_or(""))?;
+            record.conversion.facts.released_from = Some(entry.source);
+        }
+        // Another message converted, excluded or deleted the document: the messages still held
+        // for it are settled, never to be released (a deleted document must not reach the DMP,
+        // nor a version already sent be sent twice).
+        let settles = matches!(
+            record.conversion.outcome,
+            Outcome::Converted | Outcome::Deleted | Outcome::Excluded
+        );
+        if let (true, Some(id), Some(path)) = (settles, &record.conversion.facts.document_id, first)
+        {
+            for held in tx.held_for_document(id)? {
+                if held.message_hash != hash {
+                    tx.mark_released(&held.message_hash, &format!("{SETTLED}{path}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts again every message held for the patient (merges followed), with what the
+    /// registry now holds (the identity just recorded): each one that is no longer held gets a
+    /// new line naming the held line in `released_from`, and leaves `held/`. A message released in
+    /// the registry whose release line never reached the report (a crash in between) is released
+    /// again.
+    fn release(
+        &self,
+        tx: &mut Tx<'_>,
+        books: &mut Books<'_>,
+        pending: &mut Pending,
+        ipp: &str,
+        source: &str,
+        seq: u64,
+    ) -> Result<ReleaseReport, Error> {
+        let mut report = ReleaseReport {
+            ipp: tx.canonical_ipp(ipp)?,
+            ..ReleaseReport::default()
+        };
+        for entry in tx.held_ever_for_patient(ipp)? {
+            let Some(hash) = name::parse_hash(&entry.message_hash) else {
+                continue;
+            };
+            let reported_held = books.known.get(&hash).map(Known::is_held);
+            let settled = entry
+                .released_as
+                .as_deref()
+                .is_some_and(|r| r.starts_with(SETTLED));
+            let waiting = match entry.status {
+                HeldStatus::Held => reported_held != Some(false),
+                HeldStatus::Released => reported_held == Some(true) && !settled,
+            };
+            if !waiting {
+                continue;
+            }
+            let path = self.root.join(&entry.path);
+            // Held earlier in this group, its original is still under its temporary name.
+            let at = pending
+                .moves
+                .iter()
+                .rev()
+                .find(|(_, target)| *target == path)
+                .map_or(path.as_path(), |(temp, _)| temp.as_path());
+            let raw = match std::fs::read(at) {
+                Ok(raw) if name::message_hash(&raw) == hash => raw,
+                Ok(_) => {
+                    tracing::error!(
+                        "{}: changed since it was held; not released",
+                        path.display()
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!("{}: cannot be released: {e}", path.display());
+                    continue;
+                }
+            };
+            let conversion = self.convert_in(&MessageMemory::fresh(&*tx), &raw, &entry.source)?;
+            if conversion.outcome == Outcome::Held {
+                report
+                    .still_held
+                    .push((entry.source.clone(), conversion.codes()));
+                continue;
+            }
+            let mut record = Record {
+                seq,
+                source: source.to_owned(),
+                framing: Framing::Plain,
+                size: raw.len() as u64,
+                hash,
+                header: AckHeader::read(&raw),
+                undecodable: false,
+                conversion,
+            };
+            let mut staged = self.stage(&record, &raw)?;
+            self.file_one(tx, books, pending, &mut record, &mut staged)?;
+            tracing::debug!(
+                released_from = %entry.source,
+                outcome = %record.conversion.outcome,
+                "held message released"
+            );
+            report
+                .released
+                .push((entry.source.clone(), record.conversion.outcome));
+        }
+        Ok(report)
+    }
+
+    /// Removes files of earlier results that the latest result of their message does not name,
+    /// except documents and deletion records ([`Folder::is_sent`]); fsyncs their folders.
+    fn remove_superseded(
+        &self,
+        known: &HashMap<MessageHash, Known>,
+        superseded: Vec<(MessageHash, String)>,
+    ) -> Result<usize, Error> {
+        let mut touched = BTreeSet::new();
+        let mut removed = 0;
+        for (hash, rel) in superseded {
+            let Some(folder) = rel.split('/').next().and_then(Folder::from_str) else {
+                continue;
+            };
+            let current = known
+                .get(&hash)
+                .is_some_and(|k| k.files.iter().any(|f| **f == *rel));
+            if folder.is_sent() || current || rel.contains("..") {
+                continue;
+            }
+            let path = self.root.join(&rel);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    removed += 1;
+                    touched.insert(folder);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path.display(), e)),
+            }
+        }
+        for folder in touched {
+            let dir = self.root.join(folder.as_str());
+            durable::sync_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
+        }
+        Ok(removed)
+    }
+
+    /// Runs `f` in one registry transaction, then makes everything durable in order: the folders
+    /// touched, the transaction, the report lines; then removes superseded files.
+    fn commit_with<R>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>, &mut Books<'_>, &mut Pending) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut guard = self.lock()?;
+        let State {
+            names,
+            known,
+            report,
+            registry,
+            already_recorded,
+            released,
+        } = &mut *guard;
+        let mut pending = Pending::default();
+        let mut books = Books {
+            names,
+            known,
+            already_recorded,
+        };
+        let r = registry.transaction(|tx| -> Result<R, Error> {
+            let r = f(tx, &mut books, &mut pending)?;
+            // The group's files are on disk (their fsyncs started when they were staged, several
+            // at a time), then take their names.
+            for (synced, (temp, _)) in pending.synced.iter().zip(&pending.moves) {
+                synced.wait().map_err(|e| Error::io(temp.display(), e))?;
+            }
+            for (temp, target) in &pending.moves {
+                std::fs::rename(temp, target).map_err(|e| Error::io(target.display(), e))?;
+            }
+            for folder in &pending.touched {
+                let dir = self.root.join(folder.as_str());
+                durable::sync_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
+            }
+            Ok(r)
+        })?;
+        if !pending.lines.is_empty() {
+            let path = self.root.join(REPORT);
+            report
+                .write_all(&pending.lines)
+                .and_then(|()| report.sync_data())
+                .map_err(|e| Error::io(path.display(), e))?;
+        }
+        *released += pending.released;
+        self.remove_superseded(books.known, pending.superseded)?;
+        Ok(r)
+    }
+
+    /// `dmpfeed held release --ipp`: converts again every message held for the patient, with the
+    /// identity the registry holds and the current configuration.
+    pub fn release_patient(&self, ipp: &str) -> Result<ReleaseReport, Error> {
+        self.commit_with(|tx, books, pending| {
+            self.release(tx, books, pending, ipp, MANUAL_RELEASE, 0)
+        })
+    }
+}
+
+/// The commit's view of the NAME index and the report.
+struct Books<'a> {
+    names: &'a mut NameIndex,
+    known: &'a mut HashMap<MessageHash, Known>,
+    already_recorded: &'a mut u64,
 }
 
 /// The suffixes of the files dmpfeed itself writes beside NAME: no artefact may take one.
@@ -269,9 +957,27 @@ fn check_suffix(suffix: &str, staged: &Staged) -> Result<(), Error> {
 impl Sink for OutputDir {
     type Staged = Staged;
 
+    fn convert(
+        &self,
+        raw: &[u8],
+        defect: Option<FrameDefect>,
+        hash: &MessageHash,
+        config: &Config,
+    ) -> Conversion {
+        if defect.is_some() {
+            return crate::convert::convert(raw, defect, config);
+        }
+        self.readers.with(&name::hex(hash), |memory| {
+            convert_recalling(raw, defect, config, Some(memory), &self.emit)
+        })
+    }
+
     fn stage(&self, record: &Record, raw: &[u8]) -> Result<Staged, Error> {
         let c = &record.conversion;
         let mut staged = Staged::default();
+        if c.facts.needs_message() {
+            staged.kept = Some(self.keep(raw)?);
+        }
         let Some(folder) = Folder::for_outcome(c.outcome) else {
             return Ok(staged);
         };
@@ -306,105 +1012,38 @@ impl Sink for OutputDir {
     }
 
     fn commit(&self, group: &mut [Done<Staged>]) -> Result<(), Error> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| Error::Internal("output state poisoned".into()))?;
-        let state = &mut *state;
-        // The group's files are on disk before any takes its name (their fsyncs started when
-        // they were staged).
-        for f in group.iter().flat_map(|d| &d.staged.files) {
-            let synced = f
-                .synced
-                .as_ref()
-                .ok_or_else(|| Error::Internal("a staged file was never written".into()))?;
-            synced.wait().map_err(|e| Error::io(f.temp.display(), e))?;
-        }
-        let mut lines = Vec::new();
-        let mut touched = BTreeSet::new();
-        for done in group.iter_mut() {
-            let record = &done.record;
-            let name = if done.staged.files.is_empty() {
-                None
-            } else {
-                let name = state.names.name_for(record.name_key(), &record.hash);
-                // At once, so that the next message of the group sees the name taken.
-                state.names.record(&name, record.hash);
-                Some(name)
-            };
-            let mut files = Vec::with_capacity(done.staged.files.len());
-            if let Some(name) = &name {
-                for f in &done.staged.files {
-                    let rel = format!("{}/{name}{}", f.folder.as_str(), f.suffix);
-                    let target = self.root.join(&rel);
-                    std::fs::rename(&f.temp, &target)
-                        .map_err(|e| Error::io(target.display(), e))?;
-                    touched.insert(f.folder);
-                    files.push(rel);
-                }
-                done.staged.committed = true;
+        self.commit_with(|tx, books, pending| {
+            for done in group.iter_mut() {
+                self.settle(tx, done)?;
+                let Done { record, staged } = done;
+                self.file_one(tx, books, pending, record, staged)?;
+                // The bytes are no longer needed.
+                staged.kept = None;
             }
-            let known = state.known.get(&record.hash);
-            // Files of an earlier result of the same message that this one did not rewrite.
-            for old in known.iter().flat_map(|k| k.files.iter()) {
-                if files.iter().any(|f| f.as_str() == &**old) {
-                    continue;
-                }
-                let path = self.root.join(&**old);
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io(path.display(), e)),
-                }
-                if let Some(folder) = old.split('/').next().and_then(Folder::from_str) {
-                    touched.insert(folder);
-                }
-            }
-            let line = ReportLine::new(record, name.as_deref(), &files);
-            let value = serde_json::to_value(&line)
-                .map_err(|e| Error::Internal(format!("report line: {e}")))?;
-            let fp = fingerprint(&value);
-            let unchanged = known.is_some_and(|k| k.before_run && k.fingerprint == fp);
-            if unchanged {
-                state.already_recorded += 1;
-            } else {
-                serde_json::to_writer(&mut lines, &line)
-                    .map_err(|e| Error::Internal(format!("report line: {e}")))?;
-                lines.push(b'\n');
-            }
-            state.known.insert(
-                record.hash,
-                Known {
-                    fingerprint: fp,
-                    files: files.into_iter().map(String::into_boxed_str).collect(),
-                    before_run: unchanged,
-                },
-            );
-        }
-        for folder in touched {
-            let dir = self.root.join(folder.as_str());
-            durable::sync_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
-        }
-        if !lines.is_empty() {
-            let path = self.root.join(REPORT);
-            state
-                .report
-                .write_all(&lines)
-                .and_then(|()| state.report.sync_data())
-                .map_err(|e| Error::io(path.display(), e))?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
-/// Rebuilds the NAME index from `report.jsonl`, cutting off a torn last line.
+/// Rebuilds the NAME index from `report.jsonl`, cutting off a torn last line; also returns the
+/// files that earlier lines of a message named and its latest line does not (a crash between a
+/// line and the removal of its predecessor's files).
+#[allow(clippy::type_complexity)]
 fn load_report(
     report: &mut File,
     path: &Path,
-) -> Result<(NameIndex, HashMap<MessageHash, Known>), Error> {
+) -> Result<
+    (
+        NameIndex,
+        HashMap<MessageHash, Known>,
+        Vec<(MessageHash, String)>,
+    ),
+    Error,
+> {
     let io = |e| Error::io(path.display(), e);
     let mut names = NameIndex::default();
-    let mut known = HashMap::new();
+    let mut known: HashMap<MessageHash, Known> = HashMap::new();
+    let mut superseded = Vec::new();
     report.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut reader = BufReader::new(&*report);
     let mut line = Vec::new();
@@ -440,11 +1079,20 @@ fn load_report(
         if let Some(n) = value.get("name").and_then(|v| v.as_str()) {
             names.record(n, hash);
         }
-        let files = value
+        let files: Box<[Box<str>]> = value
             .get("files")
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|f| f.as_str()).map(Box::from).collect())
             .unwrap_or_default();
+        if let Some(before) = known.get(&hash) {
+            superseded.extend(
+                before
+                    .files
+                    .iter()
+                    .filter(|f| !files.contains(f))
+                    .map(|f| (hash, f.to_string())),
+            );
+        }
         known.insert(
             hash,
             Known {
@@ -460,7 +1108,7 @@ fn load_report(
         report.set_len(complete_len).map_err(io)?;
         report.sync_data().map_err(io)?;
     }
-    Ok((names, known))
+    Ok((names, known, superseded))
 }
 
 #[cfg(test)]
@@ -488,6 +1136,7 @@ mod tests {
             name_key: Some(key.into()),
             document: None,
             deletion: None,
+            facts: Default::default(),
         }
     }
 
@@ -551,7 +1200,7 @@ mod tests {
             .collect()
     }
 
-    /// Every file under root, relative, sorted (the lock file excepted).
+    /// Every file under root, relative, sorted (the lock file and the registry excepted).
     fn tree(root: &Path) -> Vec<String> {
         let mut out: Vec<String> = walkdir::WalkDir::new(root)
             .into_iter()
@@ -564,7 +1213,7 @@ mod tests {
                     .to_string_lossy()
                     .into_owned()
             })
-            .filter(|p| p != LOCK)
+            .filter(|p| p != LOCK && !p.starts_with(registry::FILE_NAME))
             .collect();
         out.sort();
         out
@@ -573,7 +1222,7 @@ mod tests {
     #[test]
     fn each_outcome_writes_its_files_and_one_report_line() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         let mut excluded = conversion(
             Outcome::Excluded,
             "DOC-E",
@@ -649,13 +1298,13 @@ mod tests {
             ]
         };
         {
-            let dir = OutputDir::open(tmp.path()).unwrap();
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
             put(&dir, items());
             assert_eq!(dir.already_recorded(), 0);
         }
         let first = tree(tmp.path());
         let first_report = std::fs::read(tmp.path().join(REPORT)).unwrap();
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         put(&dir, items());
         assert_eq!(dir.already_recorded(), 2);
         assert_eq!(tree(tmp.path()), first);
@@ -668,7 +1317,7 @@ mod tests {
     #[test]
     fn within_one_run_every_message_gets_a_line() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         put(
             &dir,
             vec![("a#1", &b"m1"[..], held()), ("a#2", &b"m1"[..], held())],
@@ -680,7 +1329,7 @@ mod tests {
     #[test]
     fn two_messages_with_the_same_key_get_two_names() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         put(
             &dir,
             vec![
@@ -694,7 +1343,7 @@ mod tests {
         assert!(second.starts_with("DOC1-"), "{second}");
         // Across runs too: the first message keeps its name, a third gets its own.
         drop(dir);
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         put(
             &dir,
             vec![
@@ -712,10 +1361,10 @@ mod tests {
     fn a_changed_result_moves_the_message_to_its_new_folder() {
         let tmp = tempfile::tempdir().unwrap();
         {
-            let dir = OutputDir::open(tmp.path()).unwrap();
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
             put(&dir, vec![("a#1", &b"m"[..], held())]);
         }
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         put(&dir, vec![("a#1", &b"m"[..], converted("DOC-H"))]);
         let files = tree(tmp.path());
         assert!(
@@ -730,30 +1379,74 @@ mod tests {
     fn a_torn_last_line_and_stale_temporaries_are_cleaned_at_open() {
         let tmp = tempfile::tempdir().unwrap();
         {
-            let dir = OutputDir::open(tmp.path()).unwrap();
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
             put(&dir, vec![("a#1", &b"m"[..], held())]);
         }
         let report_path = tmp.path().join(REPORT);
         let mut f = OpenOptions::new().append(true).open(&report_path).unwrap();
         f.write_all(b"{\"source\":\"a#2\",\"outc").unwrap();
         std::fs::write(tmp.path().join("held/.dmpfeed-tmp-1-1"), b"half").unwrap();
-        let _dir = OutputDir::open(tmp.path()).unwrap();
+        let _dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         assert_eq!(report(tmp.path()).len(), 1);
         assert!(!tmp.path().join("held/.dmpfeed-tmp-1-1").exists());
     }
 
     #[test]
+    fn files_of_a_superseded_result_are_removed_at_open_but_never_a_document() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        drop(OutputDir::open(root, &Config::default()).unwrap());
+        // As a crash between a release's report line and the removal of the held files leaves
+        // it; and a message converted, then held (a document once written stays).
+        let h1 = name::hex(&name::message_hash(b"m1"));
+        let h2 = name::hex(&name::message_hash(b"m2"));
+        let lines = [
+            (h1.as_str(), r#"["held/A.hl7","held/A.json"]"#),
+            (h1.as_str(), r#"["documents/A.xml"]"#),
+            (h2.as_str(), r#"["documents/B.xml"]"#),
+            (h2.as_str(), r#"["held/B.hl7","held/B.json"]"#),
+        ];
+        let mut report = String::new();
+        for (sha1, files) in lines {
+            report.push_str(&format!("{{\"sha1\":\"{sha1}\",\"files\":{files}}}\n"));
+        }
+        std::fs::write(root.join(REPORT), report).unwrap();
+        for f in [
+            "held/A.hl7",
+            "held/A.json",
+            "documents/A.xml",
+            "documents/B.xml",
+        ] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        for f in ["held/B.hl7", "held/B.json"] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        drop(OutputDir::open(root, &Config::default()).unwrap());
+        assert_eq!(
+            tree(root),
+            [
+                "documents/A.xml",
+                "documents/B.xml",
+                "held/B.hl7",
+                "held/B.json",
+                REPORT
+            ]
+        );
+    }
+
+    #[test]
     fn a_second_run_on_the_same_folder_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let _first = OutputDir::open(tmp.path()).unwrap();
-        let second = OutputDir::open(tmp.path()).unwrap_err();
+        let _first = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+        let second = OutputDir::open(tmp.path(), &Config::default()).unwrap_err();
         assert!(second.to_string().contains("another dmpfeed"), "{second}");
     }
 
     #[test]
     fn staged_files_not_committed_are_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = OutputDir::open(tmp.path()).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         let record = Record {
             seq: 0,
             source: "a#1".into(),
@@ -776,7 +1469,7 @@ mod tests {
     fn hostile_or_clashing_artefact_suffixes_are_refused() {
         for suffix in ["/../../x", ".xml", ".mdm.hl7"] {
             let tmp = tempfile::tempdir().unwrap();
-            let dir = OutputDir::open(tmp.path()).unwrap();
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
             let mut c = converted("DOC1");
             if let Some(d) = c.document.as_mut() {
                 d.artefacts[0].suffix = suffix.into();

@@ -5,7 +5,8 @@
 //! `detail`, `warnings`, and for `converted` `document` + `metadata`) and, beyond the contract:
 //! `name` (the NAME of its files), `files` (every file written, relative to the folder), `sha1` (of
 //! the message bytes: what makes two messages "the same"), `deleted_document` (for `deleted`) and
-//! `time` (when the line was committed, RFC 3339 UTC).
+//! `time` (when the line was committed, RFC 3339 UTC). A message that had been held and now has
+//! another result carries `released_from`: the held line's `source` (CONTRACT.md).
 
 use super::Record;
 use crate::convert::DocumentMetadata;
@@ -30,6 +31,9 @@ pub struct ReportLine<'a> {
     pub metadata: Option<&'a DocumentMetadata>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_document: Option<&'a str>,
+    /// For a held message converted (or excluded, rejected) later: the held line's `source`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released_from: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'a str>,
     pub files: &'a [String],
@@ -53,6 +57,7 @@ impl<'a> ReportLine<'a> {
             },
             metadata: c.document.as_ref().map(|d| &d.metadata),
             deleted_document: c.deletion.as_ref().map(|d| d.document_id.as_str()),
+            released_from: c.facts.released_from.as_deref(),
             name,
             files,
             sha1: super::name::hex(&record.hash),
@@ -173,6 +178,9 @@ pub struct Summary {
     pub warnings: BTreeMap<&'static str, u64>,
     /// Messages whose same result was already in `report.jsonl` (no new line).
     pub already_recorded: u64,
+    /// Release lines: held messages converted again once their patient's identity was recorded
+    /// qualified (not counted in `messages` nor `outcomes`, which count the input).
+    pub released: u64,
     /// Inputs (or parts of archives) that could not be read: exit status 2.
     pub unreadable_inputs: u64,
     /// Stopped by SIGINT/SIGTERM or a closed output before the end of the input.
@@ -184,6 +192,7 @@ impl Summary {
         tally: &Tally,
         elapsed: Duration,
         already_recorded: u64,
+        released: u64,
         unreadable_inputs: u64,
         interrupted: bool,
     ) -> Summary {
@@ -212,6 +221,7 @@ impl Summary {
                 .map(|(c, n)| (c.as_str(), *n))
                 .collect(),
             already_recorded,
+            released,
             unreadable_inputs,
             interrupted,
         }
@@ -254,6 +264,12 @@ impl Summary {
                 self.already_recorded
             ));
         }
+        if self.released > 0 {
+            s.push_str(&format!(
+                "  {} held message(s) released (new lines with released_from)\n",
+                self.released
+            ));
+        }
         if self.unreadable_inputs > 0 {
             s.push_str(&format!(
                 "  {} input(s) could not be read (see the errors above)\n",
@@ -291,7 +307,7 @@ mod tests {
         };
         t.outcomes.insert(Outcome::Rejected, 4);
         t.codes.insert(ReasonCode::Hl7Syntax, 4);
-        let s = Summary::new(&t, Duration::from_secs(2), 1, 0, false);
+        let s = Summary::new(&t, Duration::from_secs(2), 1, 0, 0, false);
         assert_eq!(s.outcomes.len(), Outcome::ALL.len());
         assert_eq!(s.outcomes["converted"], 0);
         assert_eq!(s.outcomes["rejected"], 4);

@@ -7,7 +7,8 @@
 //!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
 //!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
 //!   disk).
-//! * Workers convert ([`crate::convert::convert`], pure) and [`Sink::stage`] in parallel: plain
+//! * Workers convert ([`Sink::convert`]: pure, with the registry as memory for the output
+//!   folder) and [`Sink::stage`] in parallel: plain
 //!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
 //!   (`par_bridge`, `--jobs` threads) in bulk mode ([`Workers::Rayon`]).
 //! * The committer (the calling thread) puts results back in sequence order and calls
@@ -24,7 +25,7 @@ use super::name::{MessageHash, message_hash};
 use super::report::Tally;
 use super::{Done, Error, Incoming, Record, Sink, is_undecodable};
 use crate::config::Config;
-use crate::convert::{Conversion, convert};
+use crate::convert::Conversion;
 use crate::hl7::{Frame, FrameDefect};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -247,7 +248,7 @@ fn work<S: Sink>(
     // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
     // the message or hang the committer waiting for it.
     let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        convert(&frame.bytes, frame.defect, config)
+        sink.convert(&frame.bytes, frame.defect, &hash, config)
     }))
     .map_err(|_| {
         (

@@ -43,6 +43,7 @@
 //! assert_eq!((pos.set_id.as_deref(), pos.version), (Some("1.2.3.1"), 2));
 //! ```
 
+mod answers;
 mod documents;
 mod error;
 mod patients;
@@ -398,6 +399,16 @@ impl Tx<'_> {
         self.write(|db, now| db.mark_released(message_hash, released_as, now))
     }
 
+    /// Keeps the answers a message's conversion got (opaque JSON from the pipeline), replacing
+    /// those of an earlier conversion of the same message.
+    pub fn remember_answers(
+        &mut self,
+        message_hash: &str,
+        answers: &str,
+    ) -> Result<Change, RegistryError> {
+        self.write(|db, now| db.remember_answers(message_hash, answers, now))
+    }
+
     /// Records a patient's identity from an ADT message (the latest message wins).
     pub fn record_patient_identity(
         &mut self,
@@ -500,6 +511,28 @@ pub trait RegistryRead: sealed::Sealed {
     /// The messages still held for a patient (by IPP, merges followed), oldest first.
     fn held_for_patient(&self, ipp: &str) -> Result<Vec<HeldEntry>, RegistryError> {
         snapshot(self.parts(), |db| db.held_for_patient(ipp))
+    }
+
+    /// The messages still held for a document (by its id as recorded), oldest first.
+    fn held_for_document(&self, document_id: &str) -> Result<Vec<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_for_document(document_id))
+    }
+
+    /// Every message still held, oldest first (the worklist's detail).
+    fn held_waiting(&self) -> Result<Vec<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_waiting())
+    }
+
+    /// Every message held for a patient (by IPP, merges followed), released ones included,
+    /// oldest first: a release that was recorded but whose report line was lost (a crash
+    /// between the two) is found again this way.
+    fn held_ever_for_patient(&self, ipp: &str) -> Result<Vec<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_ever_for_patient(ipp))
+    }
+
+    /// The answers the message's last conversion got ([`Tx::remember_answers`]).
+    fn answers(&self, message_hash: &str) -> Result<Option<String>, RegistryError> {
+        snapshot(self.parts(), |db| db.answers(message_hash))
     }
 
     /// A held message by its hash, held or released.

@@ -147,6 +147,51 @@ impl Db<'_> {
         Ok(out)
     }
 
+    /// The messages still held for a document (TXA-12 / OBR-3 as resolved), oldest first.
+    pub(crate) fn held_for_document(
+        &self,
+        document_id: &str,
+    ) -> Result<Vec<HeldEntry>, RegistryError> {
+        let mut stmt = self.sql(self.conn.prepare_cached(&format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE document_id = ?1 AND status = 'held'
+             ORDER BY held_at, rowid"
+        )))?;
+        let mut rows = self.sql(stmt.query([document_id]))?;
+        let mut out = Vec::new();
+        while let Some(r) = self.sql(rows.next())? {
+            out.push(self.held_entry(r)?);
+        }
+        Ok(out)
+    }
+
+    /// Every message still held, oldest first.
+    pub(crate) fn held_waiting(&self) -> Result<Vec<HeldEntry>, RegistryError> {
+        let mut stmt = self.sql(self.conn.prepare_cached(&format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE status = 'held' ORDER BY held_at, rowid"
+        )))?;
+        let mut rows = self.sql(stmt.query([]))?;
+        let mut out = Vec::new();
+        while let Some(r) = self.sql(rows.next())? {
+            out.push(self.held_entry(r)?);
+        }
+        Ok(out)
+    }
+
+    /// Every message held for a patient (by IPP, merges followed), released ones included,
+    /// oldest first.
+    pub(crate) fn held_ever_for_patient(&self, ipp: &str) -> Result<Vec<HeldEntry>, RegistryError> {
+        let ipp = self.canonical_ipp(ipp)?;
+        let mut stmt = self.sql(self.conn.prepare_cached(&format!(
+            "SELECT {HELD_COLUMNS} FROM held WHERE ipp = ?1 ORDER BY held_at, rowid"
+        )))?;
+        let mut rows = self.sql(stmt.query([ipp]))?;
+        let mut out = Vec::new();
+        while let Some(r) = self.sql(rows.next())? {
+            out.push(self.held_entry(r)?);
+        }
+        Ok(out)
+    }
+
     /// The identity worklist: one line per patient with held messages, oldest wait first.
     pub(crate) fn held_worklist(&self) -> Result<Vec<WorklistEntry>, RegistryError> {
         let mut stmt = self.sql(self.conn.prepare_cached(&format!(

@@ -17,7 +17,7 @@ pub const APPLICATION_ID: i32 = 0x444d_5066;
 /// The schema this dmpfeed writes.
 pub const CURRENT: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// v1: documents and their history (issue 9), patients, held messages, oppositions and merges
 /// (issue 10).
@@ -114,6 +114,22 @@ CREATE TABLE merges (
     message_hash  TEXT NOT NULL CHECK (message_hash <> ''),
     merged_at     TEXT NOT NULL
 ) STRICT;
+"#;
+
+/// v2: the answers each message's conversion got from the registry (issue 10), so that the
+/// same message converted again gets them again: a rerun changes nothing even when later
+/// messages changed the registry (a parent that arrived after its replacement, an opposition
+/// lifted after a document was excluded).
+const V2: &str = r#"
+-- One row per message whose conversion asked the registry: its questions and answers (JSON, as
+-- the pipeline wrote them; the registry does not read them).
+CREATE TABLE answers (
+    message_hash TEXT PRIMARY KEY CHECK (message_hash <> ''),
+    answers      TEXT NOT NULL CHECK (json_valid(answers)),
+    updated_at   TEXT NOT NULL
+) STRICT;
+-- A deletion withdraws the messages held for the document it deletes.
+CREATE INDEX held_document ON held (document_id) WHERE document_id IS NOT NULL;
 "#;
 
 /// What the schema check found.

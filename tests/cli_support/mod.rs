@@ -150,7 +150,8 @@ pub fn assert_ack_matches(ack: &Ack, line: &serde_json::Value) {
     }
 }
 
-/// Every file under `root`, relative, sorted, with its bytes (the lock file excepted).
+/// Every file under `root`, relative, sorted, with its bytes (the lock file and the registry,
+/// `registry.sqlite` and its side files, excepted: they are not outputs).
 pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(root)
         .into_iter()
@@ -165,7 +166,7 @@ pub fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
                 .into_owned();
             (rel, std::fs::read(e.path()).unwrap())
         })
-        .filter(|(p, _)| p != ".dmpfeed.lock")
+        .filter(|(p, _)| p != ".dmpfeed.lock" && !p.starts_with("registry.sqlite"))
         .collect();
     out.sort();
     out

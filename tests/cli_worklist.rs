@@ -1,0 +1,873 @@
+//! Issues 9 and 10 through the real binary, in stream mode (MLLP on standard input with `--ack`)
+//! and bulk mode (one file per message in a folder, read in file-name order, in parallel):
+//! replacement chains and deletions from the registry, the identity worklist and its release by
+//! an ADT that qualifies the identity, merges, patient-level opposition and its lifting, reruns
+//! that change nothing, parallel runs that agree with one job, and `dmpfeed held`.
+
+mod cli_support;
+
+use cli_support::*;
+use sha1::Digest;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Stream,
+    Bulk,
+}
+
+const MODES: [Mode; 2] = [Mode::Stream, Mode::Bulk];
+
+fn sample(name: &str) -> String {
+    String::from_utf8(std::fs::read(samples().join(name)).unwrap()).unwrap()
+}
+
+/// The first PID segment of a sample.
+fn pid_of(name: &str) -> String {
+    sample(name)
+        .split(['\r', '\n'])
+        .find(|s| s.starts_with("PID|"))
+        .unwrap()
+        .to_owned()
+}
+
+/// LE GOFF, IPP 100002, qualified.
+fn le_goff() -> String {
+    pid_of("concatenated-crlf.hl7")
+}
+
+/// GARNIER, IPP 100009, provisional identity (PID-32 `PROV`).
+fn garnier_prov() -> String {
+    pid_of("held-not-qualified-prov.hl7")
+}
+
+/// ROUSSEAU, IPP 100007, qualified.
+fn rousseau() -> String {
+    pid_of("adt-a28-opposition.hl7")
+}
+
+const AUTHOR: &str =
+    "810000100023^GUÉRIN^Benoît^^^DR^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS";
+
+/// A document message: `event` T02 (new), T10 (replacing `parent`) or T04 (deleting `id`).
+fn doc(control: &str, event: &str, id: &str, parent: Option<&str>, pid: &str) -> Vec<u8> {
+    let (orc, status) = match event {
+        "T02" => ("NW", "F"),
+        "T10" => ("RO", "C"),
+        "T04" => ("CA", "D"),
+        other => panic!("event {other}"),
+    };
+    let parent = parent.unwrap_or("");
+    format!(
+        "MSH|^~\\&|DPI-DEMO|CHU-DEMO|PFI-DEMO|CHU-DEMO|20240402120000||MDM^{event}^MDM_T02|{control}|P|2.6|||||FRA|UNICODE UTF-8|||2.1^CISIS_CDA_HL7_V2\r\
+EVN||20240402120000\r\
+{pid}\r\
+PV1|1|O|CARDIO^^^CHU-DEMO||||{AUTHOR}\r\
+ORC|{orc}\r\
+OBR|1|||11488-4^CR ou fiche de consultation ou de visite^LN|||20240402110000\r\
+TXA|1|11488-4^CR ou fiche de consultation ou de visite^LN|TEXT|20240402110000|{AUTHOR}|20240402120000|||{AUTHOR}|||{id}|{parent}||||AU\r\
+OBX|1|TX|11488-4^CR ou fiche de consultation ou de visite^LN||Compte rendu {control}||||||{status}\r"
+    )
+    .into_bytes()
+}
+
+/// A sample ADT with its control id (MSH-10) replaced and other edits.
+fn adt(name: &str, control: &str, edits: &[(&str, &str)]) -> Vec<u8> {
+    let mut text = sample(name);
+    let old = text.split('|').nth(9).unwrap().to_owned();
+    text = text.replacen(&format!("|{old}|"), &format!("|{control}|"), 1);
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name} has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    text.into_bytes()
+}
+
+/// Converts `msgs` (in this order) into `dir`: stream mode, MLLP on standard input with `--ack`
+/// (every ACK checked against its line); bulk mode, one file per message in a new folder.
+fn run(mode: Mode, dir: &Path, msgs: &[Vec<u8>], extra: &[&str]) -> Output {
+    let before = report(dir).len();
+    let out = match mode {
+        Mode::Stream => {
+            let mut child = bin()
+                .args(["convert", "--ack", "-q", "--out"])
+                .arg(dir)
+                .args(extra)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let input: Vec<u8> = msgs.iter().flat_map(|m| mllp(m)).collect();
+            let mut stdin = child.stdin.take().unwrap();
+            let writer = std::thread::spawn(move || stdin.write_all(&input));
+            let out = child.wait_with_output().unwrap();
+            writer.join().unwrap().unwrap();
+            out
+        }
+        Mode::Bulk => {
+            // The same messages, the same input folder: a rerun reads the same sources.
+            let digest = sha1::Sha1::digest(msgs.concat());
+            let input = dir.with_extension(format!(
+                "in-{:x}",
+                u64::from_be_bytes(digest[..8].try_into().unwrap())
+            ));
+            let _ = std::fs::remove_dir_all(&input);
+            std::fs::create_dir_all(&input).unwrap();
+            for (i, m) in msgs.iter().enumerate() {
+                std::fs::write(input.join(format!("{i:04}.hl7")), m).unwrap();
+            }
+            bin()
+                .arg("convert")
+                .arg(&input)
+                .args(["-q", "--jobs", "4", "--out"])
+                .arg(dir)
+                .args(extra)
+                .output()
+                .unwrap()
+        }
+    };
+    assert!(
+        matches!(status(&out), 0 | 1),
+        "{mode:?}: status {:?}: {}",
+        out.status,
+        stderr(&out)
+    );
+    if mode == Mode::Stream {
+        let acks = acks(&out.stdout);
+        assert_eq!(acks.len(), msgs.len(), "one ACK per message");
+        // Each message's ACK matches its own line (release lines have none).
+        let lines: Vec<_> = report(dir)
+            .into_iter()
+            .skip(before)
+            .filter(|l| !is_release(l))
+            .collect();
+        if lines.len() == acks.len() {
+            for (ack, line) in acks.iter().zip(&lines) {
+                assert_ack_matches(ack, line);
+            }
+        }
+    }
+    out
+}
+
+/// A line added for a held message converted when its patient's identity was recorded: its
+/// source is not its own (the ADT's, or `held release`).
+fn is_release(line: &serde_json::Value) -> bool {
+    line.get("released_from").is_some() && line["source"] != line["released_from"]
+}
+
+/// The lines added since `before`.
+fn new_lines(dir: &Path, before: usize) -> Vec<serde_json::Value> {
+    report(dir).into_iter().skip(before).collect()
+}
+
+fn strs(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+fn outcome(l: &serde_json::Value) -> (&str, Vec<&str>, Vec<&str>) {
+    (
+        l["outcome"].as_str().unwrap(),
+        strs(&l["codes"]),
+        strs(&l["warnings"]),
+    )
+}
+
+fn files_in(dir: &Path, folder: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join(folder))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `dmpfeed held DIR --json`: one object per patient.
+fn worklist(dir: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let o = bin()
+        .args(["held", "--json"])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `dmpfeed documents DIR --json`, without the times (which differ between runs).
+fn documents(dir: &Path) -> Vec<serde_json::Value> {
+    let o = bin()
+        .args(["documents", "--json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            strip_times(&mut v);
+            v
+        })
+        .collect()
+}
+
+fn strip_times(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for k in ["at", "created_at", "updated_at", "time"] {
+                m.remove(k);
+            }
+            m.values_mut().for_each(strip_times);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_times),
+        _ => {}
+    }
+}
+
+fn cda(dir: &Path, line: &serde_json::Value) -> String {
+    std::fs::read_to_string(dir.join(line["document"].as_str().unwrap())).unwrap()
+}
+
+#[test]
+fn an_adt_that_qualifies_the_identity_releases_the_held_documents() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        // The DPI's PID misspells the birth name; the ADT carries the qualified identity.
+        let held_pid = garnier_prov().replace("GARNIER^", "GARNIERR^");
+        run(
+            mode,
+            &dir,
+            &[doc("H1", "T02", "1.2.250.1.999.1.2.4101", None, &held_pid)],
+            &[],
+        );
+        let held = report(&dir);
+        assert_eq!(outcome(&held[0]).0, "held", "{mode:?}");
+        assert_eq!(
+            files_in(&dir, "held"),
+            ["1.2.250.1.999.1.2.4101.hl7", "1.2.250.1.999.1.2.4101.json"]
+        );
+        let w = worklist(&dir, &[]);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0]["ipp"], "100009");
+        assert_eq!(w[0]["count"], 1);
+        assert_eq!(strs(&w[0]["reasons"]), ["IDENTITY_NOT_QUALIFIED"]);
+        assert_eq!(w[0]["identity"]["state"], "none");
+        assert_eq!(w[0]["held"][0]["path"], "held/1.2.250.1.999.1.2.4101.hl7");
+        let text = bin().arg("held").arg(&dir).output().unwrap();
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(text.contains("IPP 100009"), "{text}");
+        assert!(!text.contains("GARNIER"), "no identity traits: {text}");
+        assert!(!text.contains("299123523830147"), "no INS: {text}");
+
+        // The ADT qualifies the identity: the held document is released; a document arriving
+        // afterwards with the same stale PID is converted with the recorded identity.
+        run(
+            mode,
+            &dir,
+            &[
+                adt("adt-a31-qualify.hl7", "Q1", &[]),
+                doc("H2", "T02", "1.2.250.1.999.1.2.4102", None, &held_pid),
+            ],
+            &[],
+        );
+        let lines = new_lines(&dir, 1);
+        assert_eq!(lines.len(), 3, "{mode:?}: {lines:#?}");
+        assert_eq!(outcome(&lines[0]), ("recorded", vec![], vec![]));
+        let release = &lines[1];
+        assert_eq!(
+            outcome(release),
+            ("converted", vec![], vec!["IDENTITY_FROM_REGISTRY"])
+        );
+        assert_eq!(release["released_from"], held[0]["source"]);
+        assert_eq!(release["source"], lines[0]["source"], "caused by the ADT");
+        assert_eq!(release["sha1"], held[0]["sha1"], "the held message itself");
+        assert_eq!(release["metadata"]["version"], 1);
+        let xml = cda(&dir, release);
+        assert!(
+            xml.contains(">GARNIER<") && !xml.contains("GARNIERR"),
+            "{xml}"
+        );
+        assert_eq!(
+            outcome(&lines[2]),
+            ("converted", vec![], vec!["IDENTITY_FROM_REGISTRY"])
+        );
+        assert!(lines[2].get("released_from").is_none());
+        assert!(!cda(&dir, &lines[2]).contains("GARNIERR"));
+        // Out of held/ (both files), off the worklist, in the registry.
+        assert!(files_in(&dir, "held").is_empty(), "{mode:?}");
+        assert!(worklist(&dir, &[]).is_empty());
+        let docs = documents(&dir);
+        assert_eq!(docs.len(), 2);
+        assert!(
+            docs.iter()
+                .all(|d| d["ipp"] == "100009" && d["status"] == "current")
+        );
+    }
+}
+
+#[test]
+fn a_held_document_and_its_adt_in_one_input_in_either_order() {
+    for mode in MODES {
+        for adt_first in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("out");
+            let held = doc("H1", "T02", "1.2.250.1.999.1.2.4101", None, &garnier_prov());
+            let qualify = adt("adt-a31-qualify.hl7", "Q1", &[]);
+            let msgs = if adt_first {
+                vec![qualify, held]
+            } else {
+                vec![held, qualify]
+            };
+            run(mode, &dir, &msgs, &[]);
+            let got: Vec<_> = report(&dir)
+                .iter()
+                .map(|l| outcome(l).0.to_owned())
+                .collect();
+            let want: &[&str] = if adt_first {
+                &["recorded", "converted"]
+            } else {
+                &["held", "recorded", "converted"]
+            };
+            assert_eq!(got, want, "{mode:?} adt first: {adt_first}");
+            assert!(files_in(&dir, "held").is_empty());
+            assert_eq!(files_in(&dir, "documents"), ["1.2.250.1.999.1.2.4101.xml"]);
+        }
+    }
+}
+
+#[test]
+fn a_merge_moves_held_documents_to_the_surviving_patient() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        // A document held under the duplicate IPP 100099, then a merge into 100002 whose
+        // identity is not qualified yet: the document waits under 100002.
+        let dup = garnier_prov().replace("100009^^^", "100099^^^");
+        let merge_prov = adt("adt-a40-merge.hl7", "M1", &[("N||QUAL", "N||PROV")]);
+        run(
+            mode,
+            &dir,
+            &[
+                doc("D1", "T02", "1.2.250.1.999.1.2.4201", None, &dup),
+                merge_prov,
+            ],
+            &[],
+        );
+        let lines = report(&dir);
+        assert_eq!(outcome(&lines[0]).0, "held");
+        assert_eq!(
+            outcome(&lines[1]),
+            ("recorded", vec!["IDENTITY_NOT_QUALIFIED"], vec![])
+        );
+        assert_eq!(
+            lines.len(),
+            2,
+            "not released: the surviving identity is provisional"
+        );
+        let w = worklist(&dir, &[]);
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert_eq!(w[0]["ipp"], "100002", "filed under the surviving patient");
+        assert_eq!(w[0]["identity"]["state"], "not_qualified");
+        // The surviving patient's identity is qualified: released, with that identity.
+        run(mode, &dir, &[adt("adt-a40-merge.hl7", "M2", &[])], &[]);
+        let lines = new_lines(&dir, 2);
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert_eq!(outcome(&lines[0]).0, "recorded");
+        assert_eq!(outcome(&lines[1]).0, "converted");
+        assert_eq!(lines[1]["released_from"], report(&dir)[0]["source"]);
+        assert_eq!(
+            lines[1]["metadata"]["patientId"], "175112901912319^^^&1.2.250.1.213.1.4.8&ISO",
+            "the surviving patient's INS"
+        );
+        assert!(cda(&dir, &lines[1]).contains("LE GOFF"));
+        assert!(worklist(&dir, &[]).is_empty());
+        // Later messages naming the old IPP are filed under the surviving patient.
+        let o = bin()
+            .args(["documents", "--json", "--patient", "100099"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 1);
+    }
+}
+
+#[test]
+fn opposition_excludes_documents_until_lifted_and_reruns_keep_it() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let msgs = vec![
+            adt("adt-a28-opposition.hl7", "O1", &[]),
+            doc("D1", "T02", "1.2.250.1.999.1.2.4301", None, &rousseau()),
+            // INO, a week later: lifts the opposition for later documents.
+            adt(
+                "adt-a28-opposition.hl7",
+                "O2",
+                &[
+                    ("ADT^A28^ADT_A05", "ADT^A31^ADT_A05"),
+                    ("|IO|20240316090000|", "|INO|20240323090000|"),
+                ],
+            ),
+            doc("D2", "T02", "1.2.250.1.999.1.2.4302", None, &rousseau()),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("converted", vec![], vec![]),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(
+            files_in(&dir, "excluded"),
+            ["1.2.250.1.999.1.2.4301.hl7", "1.2.250.1.999.1.2.4301.json"]
+        );
+        assert_eq!(files_in(&dir, "documents"), ["1.2.250.1.999.1.2.4302.xml"]);
+        // The same input again: the excluded document stays excluded, nothing is added.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &msgs, &[]);
+        assert_eq!(std::fs::read(dir.join("report.jsonl")).unwrap(), before);
+        // A new document while opposed again (IO after INO) is excluded.
+        let again = adt(
+            "adt-a28-opposition.hl7",
+            "O3",
+            &[("|IO|20240316090000|", "|IO|20240330090000|")],
+        );
+        run(
+            mode,
+            &dir,
+            &[
+                again,
+                doc("D3", "T02", "1.2.250.1.999.1.2.4303", None, &rousseau()),
+            ],
+            &[],
+        );
+        assert_eq!(outcome(&report(&dir)[5]).1, ["DMP_OPPOSITION"]);
+    }
+}
+
+/// T02 → T10 → T10 → T04 of one document, then a replacement and a deletion of documents never
+/// seen.
+fn chain() -> Vec<Vec<u8>> {
+    let p = le_goff();
+    vec![
+        doc("C1", "T02", "1.2.250.1.999.1.2.4401", None, &p),
+        doc(
+            "C2",
+            "T10",
+            "1.2.250.1.999.1.2.4402",
+            Some("1.2.250.1.999.1.2.4401"),
+            &p,
+        ),
+        doc(
+            "C3",
+            "T10",
+            "1.2.250.1.999.1.2.4403",
+            Some("1.2.250.1.999.1.2.4402"),
+            &p,
+        ),
+        doc("C4", "T04", "1.2.250.1.999.1.2.4403", None, &p),
+        doc(
+            "C5",
+            "T10",
+            "1.2.250.1.999.1.2.4412",
+            Some("1.2.250.1.999.1.2.4411"),
+            &p,
+        ),
+        doc("C6", "T04", "1.2.250.1.999.1.2.4499", None, &p),
+    ]
+}
+
+#[test]
+fn replacement_chains_take_setid_and_version_from_the_registry() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        run(mode, &dir, &chain(), &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("converted", vec![], vec![]),
+                ("converted", vec![], vec![]),
+                ("converted", vec![], vec![]),
+                ("deleted", vec![], vec![]),
+                ("converted", vec![], vec!["REPLACED_DOCUMENT_UNKNOWN"]),
+                ("deleted", vec![], vec!["DELETED_DOCUMENT_UNKNOWN"]),
+            ],
+            "{mode:?}"
+        );
+        for (i, version) in [(0, 1), (1, 2), (2, 3)] {
+            let m = &lines[i]["metadata"];
+            assert_eq!(m["setId"], "1.2.250.1.999.1.2.4401");
+            assert_eq!(m["version"], version);
+            let xml = cda(&dir, &lines[i]);
+            assert!(
+                xml.contains("<setId root=\"1.2.250.1.999.1.2.4401\""),
+                "{xml}"
+            );
+            assert!(xml.contains(&format!("<versionNumber value=\"{version}\"/>")));
+        }
+        assert_eq!(lines[4]["metadata"]["setId"], "1.2.250.1.999.1.2.4411");
+        assert_eq!(lines[4]["metadata"]["version"], 2);
+        let docs = documents(&dir);
+        let chain = docs
+            .iter()
+            .find(|d| d["set_id"] == "1.2.250.1.999.1.2.4401")
+            .unwrap();
+        assert_eq!(chain["status"], "deleted");
+        assert_eq!(chain["versions"].as_array().unwrap().len(), 3);
+        let kinds: Vec<_> = chain["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["original", "replacement", "replacement", "deletion"]
+        );
+        assert!(
+            docs.iter()
+                .any(|d| d["set_id"].is_null() && d["status"] == "deleted"),
+            "the deletion of a document never seen is kept"
+        );
+    }
+}
+
+/// Everything at once: chains, held and released documents, a merge, oppositions, ADT events
+/// without identity news, malformed messages.
+fn everything() -> Vec<Vec<u8>> {
+    let mut msgs = chain();
+    msgs.extend([
+        doc("E1", "T02", "1.2.250.1.999.1.2.4501", None, &garnier_prov()),
+        adt("adt-a28-opposition.hl7", "E2", &[]),
+        doc("E3", "T02", "1.2.250.1.999.1.2.4503", None, &rousseau()),
+        doc(
+            "E4",
+            "T02",
+            "1.2.250.1.999.1.2.4504",
+            None,
+            &garnier_prov().replace("100009^^^", "100099^^^"),
+        ),
+        adt("adt-a31-qualify.hl7", "E5", &[]),
+        adt("adt-a40-merge.hl7", "E6", &[]),
+        adt(
+            "adt-a31-qualify.hl7",
+            "E7",
+            &[("ADT^A31^ADT_A05", "ADT^A02^ADT_A02")],
+        ),
+        adt("adt-a31-qualify.hl7", "E8", &[("\rPID|", "\rXXX|")]),
+        doc(
+            "E9",
+            "T10",
+            "1.2.250.1.999.1.2.4509",
+            Some("1.2.250.1.999.1.2.4501"),
+            &le_goff(),
+        ),
+    ]);
+    msgs
+}
+
+#[test]
+fn reruns_change_nothing() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        run(mode, &dir, &everything(), &[]);
+        let lines = report(&dir);
+        assert_eq!(
+            lines.len(),
+            everything().len() + 2,
+            "two releases: {lines:#?}"
+        );
+        assert_eq!(
+            outcome(&lines[14]),
+            ("recorded", vec![], vec![]),
+            "A02: identity kept"
+        );
+        assert_eq!(
+            outcome(&lines[15]),
+            ("rejected", vec!["HL7_SYNTAX"], vec![])
+        );
+        assert_eq!(
+            lines[15]["detail"][0].as_str().unwrap().split(' ').nth(2),
+            Some("PID:")
+        );
+        let tree1: Vec<_> = tree(&dir)
+            .into_iter()
+            .filter(|(p, _)| p != "summary.json")
+            .collect();
+        let docs1 = documents(&dir);
+        let held1 = worklist(&dir, &[]);
+        for _ in 0..2 {
+            run(mode, &dir, &everything(), &[]);
+            assert_eq!(report(&dir), lines, "{mode:?}: no new line");
+            let tree2: Vec<_> = tree(&dir)
+                .into_iter()
+                .filter(|(p, _)| p != "summary.json")
+                .collect();
+            assert_eq!(
+                tree2.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                tree1.iter().map(|t| &t.0).collect::<Vec<_>>()
+            );
+            for ((p, a), (_, b)) in tree1.iter().zip(&tree2) {
+                assert!(a == b, "{mode:?}: {p} changed");
+            }
+            assert_eq!(documents(&dir), docs1, "{mode:?}: same registry rows");
+            assert_eq!(worklist(&dir, &[]).len(), held1.len());
+            let summary: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+            assert_eq!(summary["already_recorded"], everything().len());
+            assert_eq!(summary["released"], 0);
+        }
+    }
+}
+
+/// Many chains whose messages are converted together by parallel workers (their look-ups go
+/// stale: the committer must convert them again), interleaved with held documents and ADT.
+fn busy_corpus() -> Vec<Vec<u8>> {
+    let p = le_goff();
+    let mut msgs = Vec::new();
+    for c in 0..40 {
+        let id = |v: usize| format!("1.2.250.1.999.1.3.{c}.{v}");
+        msgs.push(doc(&format!("B{c}-1"), "T02", &id(1), None, &p));
+        for v in 2..=4 {
+            msgs.push(doc(
+                &format!("B{c}-{v}"),
+                "T10",
+                &id(v),
+                Some(&id(v - 1)),
+                &p,
+            ));
+        }
+        if c % 3 == 0 {
+            msgs.push(doc(&format!("B{c}-d"), "T04", &id(4), None, &p));
+        }
+        if c % 10 == 5 {
+            msgs.push(doc(
+                &format!("B{c}-h"),
+                "T02",
+                &format!("1.2.250.1.999.1.4.{c}"),
+                None,
+                &garnier_prov(),
+            ));
+        }
+        if c == 25 {
+            msgs.push(adt("adt-a31-qualify.hl7", "BQ", &[]));
+            msgs.push(adt("adt-a28-opposition.hl7", "BO", &[]));
+        }
+        if c > 25 && c % 5 == 0 {
+            msgs.push(doc(
+                &format!("B{c}-o"),
+                "T02",
+                &format!("1.2.250.1.999.1.5.{c}"),
+                None,
+                &rousseau(),
+            ));
+        }
+    }
+    msgs
+}
+
+#[test]
+fn parallel_bulk_runs_agree_with_one_job_and_with_the_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let msgs = busy_corpus();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    // Several messages per file: a chain's messages are framed and converted together.
+    for (i, chunk) in msgs.chunks(7).enumerate() {
+        std::fs::write(input.join(format!("{i:03}.hl7")), chunk.concat()).unwrap();
+    }
+    let mut results = Vec::new();
+    for jobs in ["1", "4", "4"] {
+        let dir = tmp.path().join(format!("out-{}", results.len()));
+        let o = bin()
+            .arg("convert")
+            .arg(&input)
+            .args(["-q", "--jobs", jobs, "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(status(&o), 0, "{}", stderr(&o));
+        let mut lines = report(&dir);
+        lines.iter_mut().for_each(strip_times);
+        results.push((lines, documents(&dir), files_in(&dir, "documents")));
+    }
+    let (lines, docs, files) = &results[0];
+    assert_eq!(lines.len(), msgs.len() + 3, "three held documents released");
+    assert_eq!(
+        lines.iter().filter(|l| l["outcome"] == "excluded").count(),
+        2
+    );
+    assert!(
+        docs.iter()
+            .filter(|d| d["versions"].as_array().unwrap().len() == 4)
+            .count()
+            >= 40
+    );
+    for (l, d, f) in &results[1..] {
+        assert_eq!(l, lines, "--jobs 4 gives the same report");
+        assert_eq!(d, docs, "and the same registry");
+        assert_eq!(f, files);
+    }
+    // The stream gives the same results (sources differ: `-#N`).
+    let dir = tmp.path().join("out-stream");
+    run(Mode::Stream, &dir, &msgs, &[]);
+    let mut stream = report(&dir);
+    stream.iter_mut().for_each(strip_times);
+    let without_source = |v: &[serde_json::Value]| {
+        v.iter()
+            .map(|l| {
+                let mut l = l.clone();
+                l.as_object_mut().unwrap().remove("source");
+                l.as_object_mut().unwrap().remove("released_from");
+                l
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_source(&stream), without_source(lines));
+}
+
+#[test]
+fn held_release_retries_one_patient() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    // The ADT identity is VALI: not qualified under the default policy.
+    let vali = adt("adt-a31-qualify.hl7", "V1", &[("N||QUAL", "N||VALI")]);
+    run(
+        Mode::Bulk,
+        &dir,
+        &[
+            vali,
+            doc("H1", "T02", "1.2.250.1.999.1.2.4601", None, &garnier_prov()),
+        ],
+        &[],
+    );
+    assert_eq!(report(&dir).len(), 2);
+    let w = worklist(&dir, &[]);
+    assert_eq!(w[0]["identity"]["state"], "not_qualified");
+    assert_eq!(
+        w[0]["identity"]["findings"][0]["code"],
+        "IDENTITY_NOT_QUALIFIED"
+    );
+    let release = |extra: &[&str]| {
+        let o = bin()
+            .args(["held", "release", "--ipp", "100009"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(status(&o), 0, "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = release(&[]);
+    assert!(text.contains("0 released, 1 still held"), "{text}");
+    assert!(text.contains("IDENTITY_NOT_QUALIFIED"), "{text}");
+    assert_eq!(report(&dir).len(), 2, "nothing written");
+    // A site that accepts VALI identities: the recorded identity is now usable.
+    let config = tmp.path().join("vali.toml");
+    std::fs::write(&config, "[identity]\naccept_vali = true\n").unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let w = worklist(&dir, &["--config", &config]);
+    assert_eq!(w[0]["identity"]["state"], "qualified");
+    let text = release(&["--config", &config]);
+    assert!(text.contains("1 released, 0 still held"), "{text}");
+    let lines = report(&dir);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["source"], "held release");
+    assert_eq!(lines[2]["released_from"], lines[1]["source"]);
+    assert_eq!(outcome(&lines[2]).0, "converted");
+    assert!(files_in(&dir, "held").is_empty());
+    assert!(worklist(&dir, &[]).is_empty());
+    // Nothing left to release.
+    assert!(release(&["--config", &config]).contains("0 released, 0 still held"));
+}
+
+#[test]
+fn a_deletion_withdraws_a_held_document_for_good() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let msgs = vec![
+        doc("W1", "T02", "1.2.250.1.999.1.2.4701", None, &garnier_prov()),
+        doc("W2", "T04", "1.2.250.1.999.1.2.4701", None, &le_goff()),
+        adt("adt-a31-qualify.hl7", "W3", &[]),
+    ];
+    run(Mode::Bulk, &dir, &msgs, &[]);
+    let got: Vec<_> = report(&dir)
+        .iter()
+        .map(|l| outcome(l).0.to_owned())
+        .collect();
+    assert_eq!(got, ["held", "deleted", "recorded"], "not released");
+    assert!(files_in(&dir, "documents").is_empty());
+    assert!(worklist(&dir, &[]).is_empty(), "off the worklist");
+    run(Mode::Bulk, &dir, &msgs, &[]);
+    assert_eq!(
+        report(&dir).len(),
+        3,
+        "a rerun does not release it either: {:#?}",
+        report(&dir)
+    );
+    assert!(files_in(&dir, "documents").is_empty());
+}
+
+#[test]
+fn a_release_for_a_patient_opposed_meanwhile_is_excluded() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let opposed =
+            "PV1|1|N\rZFA|ACTIF|20240317120000|||||||IO|20240317120000|INC|20240317120000";
+        let msgs = vec![
+            doc("X1", "T02", "1.2.250.1.999.1.2.4801", None, &garnier_prov()),
+            // The patient opposes DMP feeding; the identity is still provisional.
+            adt(
+                "adt-a31-qualify.hl7",
+                "X2",
+                &[("N||QUAL", "N||PROV"), ("PV1|1|N", opposed)],
+            ),
+            adt("adt-a31-qualify.hl7", "X3", &[]),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("recorded", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(lines[3]["released_from"], lines[0]["source"]);
+        assert!(files_in(&dir, "held").is_empty());
+        assert_eq!(
+            files_in(&dir, "excluded"),
+            ["1.2.250.1.999.1.2.4801.hl7", "1.2.250.1.999.1.2.4801.json"]
+        );
+        assert!(worklist(&dir, &[]).is_empty());
+    }
+}
