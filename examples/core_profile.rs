@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release --example core_profile
-//! valgrind --tool=callgrind --toggle-collect='dmpfeed::convert::convert' \
+//! valgrind --tool=callgrind --toggle-collect='dmpfeed::convert::convert_recalling' \
 //!     target/release/examples/core_profile --mix text --messages 100
 //! callgrind_annotate --inclusive=yes callgrind.out.<pid> | head -60
 //! ```

@@ -2,7 +2,7 @@
 //!
 //! * The producer (a thread running the caller's closure) frames messages and hands them to
 //!   [`Dispatch::send`], which first takes a *credit*. Credits are returned by the committer once
-//!   a message is committed, so at most `WINDOW` (1024) messages are between framing and commit, and
+//!   a message is committed, so at most `WINDOW` (256) messages are between framing and commit, and
 //!   the queue to the workers holds `2 × jobs + 2`: memory is a constant plus the messages in
 //!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
 //!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
@@ -50,7 +50,7 @@ pub struct Settings {
 }
 
 /// Most messages committed together (one fsync per directory and one for the report).
-const MAX_GROUP: usize = 512;
+const MAX_GROUP: usize = 128;
 /// Most messages between framing and commit. Once converted, a message waiting for its turn
 /// is small (its bytes are gone, its files are staged on disk), so the window can be wide
 /// enough for large group commits; the raw bytes in memory are bounded by the job queue.
