@@ -15,7 +15,7 @@
 //! (`\.br\`, `\X0D0A\`); such escaped CR/LF are accepted and removed (one copy of the base64, the
 //! only case that copies). Every other character, escaped or not, makes the content invalid.
 
-use crate::hl7::{Component, Segment};
+use crate::hl7::{Component, Field, Segment};
 use std::borrow::Cow;
 
 /// The media types of a non-structured (level 1) body, as written in `nonXMLBody/text/@mediaType`
@@ -135,7 +135,10 @@ fn unwrapped_base64<'a>(
     max_decoded: u64,
 ) -> Result<Cow<'a, str>, ContentError> {
     let value = data.value();
-    let value = if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+    // A raw field holds no CR or LF (either ends the segment): only escapes (`\.br\`,
+    // `\X0D0A\`), decoded into an owned value, can bring them. A borrowed value needs no look.
+    let escaped = matches!(value, Cow::Owned(_));
+    let value = if escaped && memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
         Cow::Owned(
             value
                 .chars()
@@ -198,7 +201,12 @@ pub fn is_narrative(value_type: &str) -> bool {
 /// Appends the text of one narrative OBX to `out`: each repetition of OBX-5 is a line, escapes
 /// decoded (`\.br\` is a line break). Lines are separated by `\n`.
 pub fn push_narrative(obx: &Segment<'_>, out: &mut String) {
-    let Some(field) = obx.field(5) else {
+    push_narrative_field(obx.field(5), out);
+}
+
+/// [`push_narrative`] from OBX-5 already split out.
+pub fn push_narrative_field(obx5: Option<Field<'_>>, out: &mut String) {
+    let Some(field) = obx5 else {
         return;
     };
     for rep in field.repetitions() {

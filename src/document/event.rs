@@ -106,12 +106,12 @@ pub struct Inconsistency {
 }
 
 /// Settles the action from the event (MDM), ORC-1 and the OBX-11 values of the document OBX
-/// segments (`(path, value)`), and reports every disagreement.
+/// segments (`(n, value)`: the value of `OBX[n]-11`), and reports every disagreement.
 pub fn settle(
     kind: MessageKind,
     mdm_action: Option<Action>,
     orc1: &str,
-    obx11: &[(String, &str)],
+    obx11: &[(usize, &str)],
 ) -> Result<Action, Vec<Inconsistency>> {
     let mut problems = Vec::new();
     let orc1 = orc1.trim();
@@ -162,7 +162,7 @@ pub fn settle(
             ),
         });
     }
-    for (path, value) in obx11 {
+    for (n, value) in obx11 {
         let value = value.trim();
         if !value.is_empty() && !value.eq_ignore_ascii_case(action.result_status()) {
             let by = match kind {
@@ -170,7 +170,7 @@ pub fn settle(
                 MessageKind::Oru => format!("ORC-1 {}", action.order_control()),
             };
             problems.push(Inconsistency {
-                path: path.clone(),
+                path: format!("OBX[{n}]-11"),
                 detail: format!(
                     "document OBX-11 {value:?} disagrees with {by}: expected {}",
                     action.result_status()
@@ -275,10 +275,10 @@ mod tests {
             (Oru, None, "", &["X"], Err(&["ORC-1"])),
         ];
         for (kind, event, orc1, statuses, want) in cases {
-            let obx11: Vec<(String, &str)> = statuses
+            let obx11: Vec<(usize, &str)> = statuses
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (format!("OBX[{}]-11", i + 1), *s))
+                .map(|(i, s)| (i + 1, *s))
                 .collect();
             let got = settle(*kind, *event, orc1, &obx11)
                 .map_err(|problems| problems.into_iter().map(|p| p.path).collect::<Vec<_>>());

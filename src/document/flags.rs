@@ -7,7 +7,7 @@
 //! `CONNEXION_SECRETE` is not a J58 code: it is kept here for the emitted MDM only, never in the
 //! CDA nor in the XDS confidentiality. `DESTDMP` = `N` means the document must not reach the DMP.
 
-use crate::hl7::Segment;
+use crate::hl7::{Field, Segment};
 
 /// The coding system of the flag OBX-3 (OBX-3.3).
 pub const META_DMP_MSS: &str = "MetaDMPMSS";
@@ -97,8 +97,12 @@ impl MetaDmpFlags {
 /// True when the OBX is a `MetaDMPMSS` flag (OBX-3.3), whatever its value type: the
 /// `CORPSMAIL_*` flags are base64 ED and must not be taken for the document.
 pub fn is_flag(obx: &Segment<'_>) -> bool {
-    obx.field(3)
-        .and_then(|f| f.component(3))
+    is_flag_observation(obx.field(3))
+}
+
+/// [`is_flag`] from OBX-3 (observation identifier) already split out.
+pub fn is_flag_observation(obx3: Option<Field<'_>>) -> bool {
+    obx3.and_then(|f| f.component(3))
         .is_some_and(|c| c.raw().trim().eq_ignore_ascii_case(META_DMP_MSS))
 }
 

@@ -168,8 +168,8 @@ struct Parts<'a> {
     txa: Option<Fields<'a>>,
     pv1: Option<Fields<'a>>,
     sender: Option<Segment<'a>>,
-    /// The document OBX segments with their 1-based OBX occurrence: one ED, or narrative lines.
-    document: Vec<(usize, Segment<'a>)>,
+    /// The document OBX segments: one ED, or narrative lines.
+    document: Vec<DocumentObx<'a>>,
     /// The first non-flag OBX, when its value type cannot carry a document.
     unusable: Option<(usize, Segment<'a>)>,
     flags: MetaDmpFlags,
@@ -179,6 +179,8 @@ impl<'a> Parts<'a> {
     fn collect(msg: &Message<'a>) -> Parts<'a> {
         let mut p = Parts {
             msh: Fields::of(&msg.msh()),
+            // At most one per segment; narrative documents have dozens.
+            document: Vec::with_capacity(msg.len()),
             ..Parts::default()
         };
         let mut obx_n = 0;
@@ -196,14 +198,16 @@ impl<'a> Parts<'a> {
                 }
                 "OBX" => {
                     obx_n += 1;
-                    if flags::is_flag(&seg) {
+                    let fields = ObxFields::of(&seg);
+                    if flags::is_flag_observation(fields.get(3)) {
                         p.flags.record(&seg, obx_n);
                     } else if !closed {
-                        let value_type = raw(seg.field(2), 1);
+                        let value_type = raw(fields.get(2), 1);
+                        let obx = DocumentObx { n: obx_n, fields };
                         if content::is_narrative(value_type) {
-                            p.document.push((obx_n, seg));
+                            p.document.push(obx);
                         } else if value_type.trim() == "ED" && p.document.is_empty() {
-                            p.document.push((obx_n, seg));
+                            p.document.push(obx);
                             closed = true;
                         } else {
                             if p.document.is_empty() {
@@ -222,12 +226,44 @@ impl<'a> Parts<'a> {
     fn is_ed(&self) -> bool {
         self.document
             .first()
-            .is_some_and(|(_, s)| raw(s.field(2), 1).trim() == "ED")
+            .is_some_and(|d| raw(d.fields.get(2), 1).trim() == "ED")
     }
 
     /// Field `n` of the document OBX (the first one, for narrative lines).
     fn document_field(&self, n: usize) -> Option<Field<'a>> {
-        self.document.first().and_then(|(_, s)| s.field(n))
+        self.document.first().and_then(|d| d.fields.get(n))
+    }
+}
+
+/// A document OBX and its 1-based OBX occurrence, its fields split once: a narrative document
+/// has one per line, each read for OBX-2, OBX-3, OBX-5 and OBX-11, and `Segment::field(n)`
+/// would walk the line from its start for each.
+struct DocumentObx<'a> {
+    n: usize,
+    fields: ObxFields<'a>,
+}
+
+/// OBX-1 to OBX-14 (what a document OBX is read for), split in one pass without allocating:
+/// a narrative document has dozens of OBX.
+struct ObxFields<'a>([Option<Field<'a>>; ObxFields::KEPT]);
+
+impl<'a> ObxFields<'a> {
+    const KEPT: usize = 14;
+
+    fn of(seg: &Segment<'a>) -> ObxFields<'a> {
+        let mut fields = [None; Self::KEPT];
+        for (slot, field) in fields.iter_mut().zip(seg.fields()) {
+            *slot = Some(field);
+        }
+        ObxFields(fields)
+    }
+
+    /// Field `n` (1-based, at most [`ObxFields::KEPT`]).
+    fn get(&self, n: usize) -> Option<Field<'a>> {
+        n.checked_sub(1)
+            .and_then(|i| self.0.get(i))
+            .copied()
+            .flatten()
     }
 }
 
@@ -238,7 +274,11 @@ struct Fields<'a>(Vec<Field<'a>>);
 
 impl<'a> Fields<'a> {
     fn of(seg: &Segment<'a>) -> Fields<'a> {
-        Fields(seg.fields().collect())
+        // One allocation for most segments (OBX has 11 to 14 fields); the iterator cannot
+        // tell its length in advance.
+        let mut fields = Vec::with_capacity(16);
+        fields.extend(seg.fields());
+        Fields(fields)
     }
 
     fn get(&self, n: usize) -> Option<Field<'a>> {
@@ -431,11 +471,11 @@ fn settle(
     findings: &mut Vec<Finding>,
 ) -> Option<Action> {
     let orc1 = raw(at(&parts.orc, 1), 1);
-    let obx11: Vec<(String, &str)> = parts
+    let obx11: Vec<(usize, &str)> = parts
         .document
         .iter()
         .take(if parts.is_ed() { 1 } else { usize::MAX })
-        .map(|(n, s)| (format!("OBX[{n}]-11"), raw(s.field(11), 1)))
+        .map(|d| (d.n, raw(d.fields.get(11), 1)))
         .collect();
     match event::settle(kind, mdm_action, orc1, &obx11) {
         Ok(a) => Some(a),
@@ -736,7 +776,7 @@ fn read_content<'a>(
             ),
         );
     }
-    let Some((n, first)) = parts.document.first() else {
+    let Some(DocumentObx { n, fields: first }) = parts.document.first() else {
         return fail(
             ReasonCode::ContentMissing,
             "OBX-5".into(),
@@ -744,9 +784,17 @@ fn read_content<'a>(
         );
     };
     if !parts.is_ed() {
-        let mut text = String::new();
-        for (_, obx) in &parts.document {
-            content::push_narrative(obx, &mut text);
+        // The text is about as long as the lines' raw OBX-5 (escapes only shorten it).
+        let raw_len: usize = parts
+            .document
+            .iter()
+            .filter_map(|d| d.fields.get(5))
+            .map(|f| f.raw().len() + 1)
+            .sum();
+        let mut text =
+            String::with_capacity(raw_len.min(usize::try_from(max).unwrap_or(usize::MAX)));
+        for d in &parts.document {
+            content::push_narrative_field(d.fields.get(5), &mut text);
             if text.len() as u64 > max {
                 return fail(
                     ReasonCode::MessageTooLarge,
@@ -765,7 +813,7 @@ fn read_content<'a>(
         return Some(Read::Content(Content::Text(text)));
     }
     let path = format!("OBX[{n}]-5");
-    let Some(ed) = first.field(5).map(|f| f.first()) else {
+    let Some(ed) = first.get(5).map(|f| f.first()) else {
         return fail(ReasonCode::ContentMissing, path, "OBX-5 is absent".into());
     };
     if ed.is_empty() {

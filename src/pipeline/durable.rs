@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Prefix of every temporary file.
 pub const TEMP_PREFIX: &str = ".dmpfeed-tmp-";
@@ -35,33 +36,107 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Creates `path` (which must not exist) and writes `bytes`, without waiting for the disk:
-/// [`sync_files`] makes a group of such files durable at once.
+/// a [`Syncer`] makes it durable in the background.
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(bytes)
 }
 
-/// Most threads waiting on fsyncs together (they wait on the disk, not the CPU).
-const SYNC_THREADS: usize = 16;
+/// Threads of a [`Syncer`]: they wait on the disk, not the CPU. File systems commit concurrent
+/// fsyncs together, and the device queue takes several writes at once.
+pub const SYNC_THREADS: usize = 16;
 
-/// Fsyncs files written by [`write_new`], several at once: file systems with a journal commit
-/// concurrent fsyncs together, so a group costs about one commit instead of one per file.
-pub fn sync_files(paths: &[&Path]) -> io::Result<()> {
-    let sync = |p: &Path| File::open(p).and_then(|f| f.sync_all());
-    if paths.len() <= 1 {
-        return paths.iter().try_for_each(|p| sync(p));
+/// Fsyncs files in the background, several at once, from the moment they are written: a file
+/// is usually on disk by the time its message's turn to be committed comes, and the committer
+/// only collects the results ([`Pending::wait`]). The threads live as long as the `Syncer` and
+/// are reused (no thread started per file or per group).
+#[derive(Debug)]
+pub struct Syncer {
+    jobs: Option<crossbeam_channel::Sender<(PathBuf, Arc<Ticket>)>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// The fsync of one file, submitted to a [`Syncer`] (clones wait for the same fsync).
+#[derive(Debug, Clone)]
+pub struct Pending(Arc<Ticket>);
+
+#[derive(Debug, Default)]
+struct Ticket {
+    /// `io::Error` is not `Clone`: its kind and text are kept.
+    result: Mutex<Option<Result<(), (io::ErrorKind, String)>>>,
+    ready: Condvar,
+}
+
+impl Syncer {
+    pub fn new(threads: usize) -> io::Result<Syncer> {
+        let (tx, rx) = crossbeam_channel::unbounded::<(PathBuf, Arc<Ticket>)>();
+        let mut syncer = Syncer {
+            jobs: Some(tx),
+            threads: Vec::new(),
+        };
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("dmpfeed-fsync-{i}"))
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    for (path, ticket) in rx {
+                        let r = File::open(&path).and_then(|f| f.sync_all());
+                        ticket.set(r.map_err(|e| (e.kind(), e.to_string())));
+                    }
+                })?;
+            syncer.threads.push(handle);
+        }
+        Ok(syncer)
     }
-    let per_thread = paths.len().div_ceil(SYNC_THREADS);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = paths
-            .chunks(per_thread)
-            .map(|chunk| s.spawn(move || chunk.iter().try_for_each(|p| sync(p))))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(io::Error::other("a sync thread panicked")))
-        })
-    })
+
+    /// Starts the fsync of `path` (a file written by [`write_new`]).
+    pub fn submit(&self, path: PathBuf) -> Pending {
+        let ticket = Arc::new(Ticket::default());
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send((path, Arc::clone(&ticket))).is_ok());
+        if !sent {
+            ticket.set(Err((
+                io::ErrorKind::Other,
+                "the fsync threads are gone".into(),
+            )));
+        }
+        Pending(ticket)
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        // Closing the queue ends the threads once the fsyncs submitted are done.
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Ticket {
+    fn set(&self, r: Result<(), (io::ErrorKind, String)>) {
+        let mut slot = self.result.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(r);
+        self.ready.notify_all();
+    }
+}
+
+impl Pending {
+    /// Waits until the file is durable; the fsync's error if it failed.
+    pub fn wait(&self) -> io::Result<()> {
+        let mut slot = self.0.result.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match &*slot {
+                Some(Ok(())) => return Ok(()),
+                Some(Err((kind, text))) => return Err(io::Error::new(*kind, text.clone())),
+                None => slot = self.0.ready.wait(slot).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
 }
 
 /// Fsyncs a directory, so that the names created or renamed in it are durable.
@@ -112,18 +187,30 @@ mod tests {
     }
 
     #[test]
-    fn files_written_then_synced_together() {
+    fn files_written_then_synced_in_the_background() {
         let dir = tempfile::tempdir().unwrap();
         let temps = TempNames::default();
+        let syncer = Syncer::new(4).unwrap();
         let paths: Vec<PathBuf> = (0..40).map(|_| temps.next_in(dir.path())).collect();
-        for (i, p) in paths.iter().enumerate() {
-            write_new(p, format!("{i}").as_bytes()).unwrap();
+        let pending: Vec<Pending> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                write_new(p, format!("{i}").as_bytes()).unwrap();
+                syncer.submit(p.clone())
+            })
+            .collect();
+        for p in &pending {
+            p.wait().unwrap();
+            p.wait().unwrap(); // the result stays
         }
-        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        sync_files(&refs).unwrap();
         assert_eq!(std::fs::read(&paths[39]).unwrap(), b"39");
-        let missing = dir.path().join("missing");
-        assert!(sync_files(&[&paths[0], &missing]).is_err());
+        let missing = syncer
+            .submit(dir.path().join("missing"))
+            .wait()
+            .unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        drop(syncer); // joins its threads
     }
 
     #[test]

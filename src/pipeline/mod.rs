@@ -47,6 +47,10 @@ pub struct Incoming {
     /// `path#N`, `archive.zip!entry#N`, `-#N` for standard input.
     pub source: String,
     pub frame: crate::hl7::Frame,
+    /// The message's size and hash ([`run::frame_identity`]), computed by the reading thread
+    /// while the bytes are fresh in its cache: the workers keep their time for converting.
+    pub size: u64,
+    pub hash: MessageHash,
 }
 
 /// What the pipeline keeps of a converted message (its bytes are gone once staged).

@@ -6,7 +6,9 @@
 //!   ([`crate::recall`]): a chain's setId and version, the patient's opposition, the identity
 //!   recorded from ADT.
 //! * Staging (worker threads, in parallel): each file of a message is written under a hidden
-//!   temporary name in its final directory. A message whose conversion asked the registry keeps
+//!   temporary name in its final directory, and its fsync starts at once in the background
+//!   ([`durable::Syncer`]: several at a time, so that the file system and the disk take them
+//!   together). A message whose conversion asked the registry keeps
 //!   its bytes until its commit (in memory up to a budget, else in a temporary file), in case it
 //!   must be converted again.
 //! * Commit (one thread, in input order, a group at a time), in this order:
@@ -17,9 +19,8 @@
 //!      message, identity, opposition, merge); its report line is built (after the registry
 //!      decided: the line names the warnings it gave); an ADT whose identity is qualified
 //!      releases the messages held for its patient, each converted, staged and given a line;
-//!   2. the group's temporary files are fsynced (concurrently: a journaling file system commits
-//!      them together), renamed to their NAMEs, and each folder touched is fsynced — the files
-//!      are durable;
+//!   2. the group's temporary files are waited for until fsynced (most already are), renamed to
+//!      their NAMEs, and each folder touched is fsynced — the files are durable;
 //!   3. the registry transaction commits — the rows are durable, and name only durable files;
 //!   4. the report lines are appended and `report.jsonl` is fsynced;
 //!   5. the files of earlier results that the new ones replace (a released message's `held/`
@@ -46,7 +47,7 @@
 //! fixed folders: nothing is ever written outside the output folder, whatever the message says.
 
 use super::ack::AckHeader;
-use super::durable::{self, TempNames};
+use super::durable::{self, Syncer, TempNames};
 use super::memory::{MessageMemory, Readers};
 use super::name::{self, MessageHash, NameIndex};
 use super::report::{ReportLine, Sidecar, fingerprint};
@@ -143,6 +144,8 @@ pub struct StagedFile {
     /// Appended to NAME: `.xml`, `.hl7`, `.json`, or an artefact's suffix.
     pub suffix: String,
     pub temp: PathBuf,
+    /// Its fsync, started once written; `None` until then.
+    pub synced: Option<durable::Pending>,
 }
 
 /// The files of one message, waiting for their NAME. Dropped before commit (a failed run),
@@ -236,6 +239,8 @@ pub struct OutputDir {
     /// The artefacts (`--emit`) every conversion into this folder makes, releases included.
     emit: Emit,
     temps: TempNames,
+    /// Fsyncs the staged files in the background.
+    syncer: Syncer,
     /// Before `state`: dropped first, so that the writer's connection closes last and folds the
     /// write-ahead log back into the registry file (a read-only connection cannot).
     readers: Readers,
@@ -251,6 +256,8 @@ pub struct OutputDir {
 struct Pending {
     /// Temporary files → their names, renamed in order once all are fsynced.
     moves: Vec<(PathBuf, PathBuf)>,
+    /// The fsyncs of those temporaries (started when they were staged).
+    synced: Vec<durable::Pending>,
     /// Report lines, in order.
     lines: Vec<u8>,
     /// Folders where files were renamed.
@@ -329,11 +336,14 @@ impl OutputDir {
         let (names, known, superseded) = load_report(&mut report, &report_path)?;
         let registry_path = registry::path_in(root);
         let registry = Registry::open(&registry_path)?;
+        let syncer = Syncer::new(durable::SYNC_THREADS)
+            .map_err(|e| Error::Internal(format!("cannot start the fsync threads: {e}")))?;
         let dir = OutputDir {
             root: root.to_path_buf(),
             config: config.clone(),
             emit: Emit::NONE,
             temps: TempNames::default(),
+            syncer,
             readers: Readers::new(&registry_path),
             kept: Arc::new(AtomicUsize::new(0)),
             state: Mutex::new(State {
@@ -400,8 +410,13 @@ impl OutputDir {
             folder,
             suffix: suffix.to_owned(),
             temp: temp.clone(),
+            synced: None,
         });
-        durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))
+        durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))?;
+        if let Some(f) = files.files.last_mut() {
+            f.synced = Some(self.syncer.submit(temp));
+        }
+        Ok(())
     }
 
     /// Keeps a message's bytes until its commit: in memory while the budget allows, else in a
@@ -507,6 +522,13 @@ impl OutputDir {
                 let rel = format!("{}/{name}{}", f.folder.as_str(), f.suffix);
                 // Renamed at the end of the group, once every file of the group is fsynced.
                 pending.moves.push((f.temp.clone(), self.root.join(&rel)));
+                let synced = f.synced.clone().ok_or_else(|| {
+                    Error::Internal(format!(
+                        "{}: a staged file was never written",
+                        record.source
+                    ))
+                })?;
+                pending.synced.push(synced);
                 pending.touched.insert(f.folder);
                 files.push(rel);
             }
@@ -868,9 +890,11 @@ impl OutputDir {
         };
         let r = registry.transaction(|tx| -> Result<R, Error> {
             let r = f(tx, &mut books, &mut pending)?;
-            // The group's files reach the disk together, then take their names.
-            let temps: Vec<&Path> = pending.moves.iter().map(|(t, _)| t.as_path()).collect();
-            durable::sync_files(&temps).map_err(|e| Error::io(self.root.display(), e))?;
+            // The group's files are on disk (their fsyncs started when they were staged, several
+            // at a time), then take their names.
+            for (synced, (temp, _)) in pending.synced.iter().zip(&pending.moves) {
+                synced.wait().map_err(|e| Error::io(temp.display(), e))?;
+            }
             for (temp, target) in &pending.moves {
                 std::fs::rename(temp, target).map_err(|e| Error::io(target.display(), e))?;
             }

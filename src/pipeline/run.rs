@@ -21,7 +21,7 @@
 //! not committed: what came before is committed, what comes after is not (and not ACKed).
 
 use super::ack::AckHeader;
-use super::name::message_hash;
+use super::name::{MessageHash, message_hash};
 use super::report::Tally;
 use super::{Done, Error, Incoming, Record, Sink, is_undecodable};
 use crate::config::Config;
@@ -74,7 +74,15 @@ impl Dispatch<'_> {
         }
         let seq = self.next.get();
         self.next.set(seq + 1);
-        match self.tx.send(Incoming { seq, source, frame }) {
+        let (size, hash) = frame_identity(&frame);
+        let incoming = Incoming {
+            seq,
+            source,
+            frame,
+            size,
+            hash,
+        };
+        match self.tx.send(incoming) {
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         }
@@ -216,6 +224,18 @@ where
     })
 }
 
+/// A message's size and the hash that makes it "the same message" ([`super::name`]).
+pub fn frame_identity(frame: &Frame) -> (u64, MessageHash) {
+    match frame.defect {
+        // Only a prefix is kept: the size tells apart two large messages that start alike.
+        Some(FrameDefect::TooLarge { size }) => (
+            size,
+            message_hash(&[&frame.bytes[..], &size.to_le_bytes()].concat()),
+        ),
+        _ => (frame.bytes.len() as u64, message_hash(&frame.bytes)),
+    }
+}
+
 /// One message through a worker: convert, stage, keep what the commit needs.
 fn work<S: Sink>(
     sink: &S,
@@ -223,18 +243,16 @@ fn work<S: Sink>(
     abort: &AtomicBool,
     incoming: Incoming,
 ) -> Result<Done<S::Staged>, (u64, Error)> {
-    let Incoming { seq, source, frame } = incoming;
+    let Incoming {
+        seq,
+        source,
+        frame,
+        size,
+        hash,
+    } = incoming;
     if abort.load(Ordering::SeqCst) {
         return Err((seq, Error::Internal("stopped".into())));
     }
-    let (size, hash) = match frame.defect {
-        // Only a prefix is kept: the size tells apart two large messages that start alike.
-        Some(FrameDefect::TooLarge { size }) => (
-            size,
-            message_hash(&[&frame.bytes[..], &size.to_le_bytes()].concat()),
-        ),
-        _ => (frame.bytes.len() as u64, message_hash(&frame.bytes)),
-    };
     // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
     // the message or hang the committer waiting for it.
     let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -1,0 +1,120 @@
+//! The floor of issue 7: read the same files as `dmpfeed convert` and make one `memchr` pass
+//! over their bytes (what finding the segment ends costs at least), on one thread. Anything
+//! dmpfeed does costs at least this; `scripts/bench.sh` prints every figure as a ratio to it.
+//!
+//! ```text
+//! cargo run --release --example floor -- INPUT...    # files or folders (walked)
+//! cargo run --release --example floor -- --fsync DIR COUNT SIZE
+//! ```
+//!
+//! Prints one line of JSON: files, messages (files of a folder; MLLP blocks of a file that
+//! starts with 0x0B), bytes, seconds, messages/s, MB/s (10^6 bytes).
+//!
+//! `--fsync` is the disk's floor for durable small files: COUNT new files of SIZE bytes written
+//! in DIR and each fsynced, by 16 threads (as dmpfeed's output folder does), without dmpfeed.
+
+use std::io::Read;
+use std::time::Instant;
+
+fn main() -> std::io::Result<()> {
+    let inputs: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, dir, count, size] = inputs.as_slice()
+        && flag == "--fsync"
+    {
+        return fsync_floor(
+            std::path::Path::new(dir),
+            count.parse().expect("COUNT"),
+            size.parse().expect("SIZE"),
+        );
+    }
+    if inputs.is_empty() {
+        eprintln!("usage: floor INPUT...");
+        std::process::exit(2);
+    }
+    let start = Instant::now();
+    let (mut files, mut messages, mut bytes, mut found) = (0u64, 0u64, 0u64, 0usize);
+    let mut buf = Vec::new();
+    for input in &inputs {
+        let mut paths: Vec<_> = walkdir::WalkDir::new(input)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(walkdir::DirEntry::into_path)
+            .filter(|p| p.extension().is_some_and(|e| e == "hl7" || e == "mllp"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            buf.clear();
+            std::fs::File::open(&path)?.read_to_end(&mut buf)?;
+            files += 1;
+            bytes += buf.len() as u64;
+            // The one pass: segment ends, or MLLP block starts for a stream.
+            if buf.first() == Some(&0x0B) {
+                let blocks = memchr::memchr_iter(0x0B, &buf).count();
+                messages += blocks as u64;
+                found += blocks;
+            } else {
+                found += memchr::memchr_iter(b'\r', &buf).count();
+                messages += 1;
+            }
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"files\": {files}, \"messages\": {messages}, \"bytes\": {bytes}, \"seconds\": {seconds:.4}, \
+         \"messages_per_second\": {:.1}, \"mb_per_second\": {:.1}, \"found\": {found}}}",
+        messages as f64 / seconds,
+        bytes as f64 / seconds / 1e6
+    );
+    Ok(())
+}
+
+/// COUNT files of SIZE bytes written and fsynced in `dir` by 16 threads.
+fn fsync_floor(dir: &std::path::Path, count: usize, size: usize) -> std::io::Result<()> {
+    use std::io::Write;
+    const THREADS: usize = 16;
+    std::fs::create_dir_all(dir)?;
+    // Bytes that do not compress (a virtual disk may compress zeros).
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let data = &data;
+                s.spawn(move || -> std::io::Result<()> {
+                    for i in (t..count).step_by(THREADS) {
+                        let mut f = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(dir.join(format!("f{i}")))?;
+                        f.write_all(data)?;
+                        f.sync_all()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("no panic"))
+    })?;
+    std::fs::File::open(dir)?.sync_all()?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{{\"files\": {count}, \"bytes\": {}, \"seconds\": {seconds:.4}, \"files_per_second\": {:.1}, \
+         \"mb_per_second\": {:.1}}}",
+        count * size,
+        count as f64 / seconds,
+        (count * size) as f64 / seconds / 1e6
+    );
+    Ok(())
+}
