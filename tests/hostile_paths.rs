@@ -356,3 +356,42 @@ fn follow_symlinks_follows_them_once_and_a_loop_does_not_hang() {
     );
     assert_only_inside(&root, &before, &out);
 }
+
+/// A symbolic link planted in the output folder where dmpfeed appends or opens in place
+/// (report.jsonl, the registry, an outcome folder) is refused: nothing is written through it.
+#[test]
+fn a_link_planted_in_the_output_folder_is_refused() {
+    for planted in ["report.jsonl", "registry.sqlite", "documents"] {
+        let root = tempfile::tempdir().unwrap();
+        let outside = root.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let target = outside.join("target");
+        if planted == "documents" {
+            std::fs::create_dir(&target).unwrap();
+        } else {
+            std::fs::write(&target, b"").unwrap();
+        }
+        let out = root.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&target, out.join(planted)).unwrap();
+        let input = root.path().join("in.hl7");
+        std::fs::write(&input, unsupported("LINK1")).unwrap();
+        let output = bin()
+            .args(["convert", "--quiet", "--out"])
+            .arg(&out)
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{planted}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("symbolic link"),
+            "{planted}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if planted == "documents" {
+            assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0, "{planted}");
+        } else {
+            assert_eq!(std::fs::read(&target).unwrap(), b"", "{planted}");
+        }
+    }
+}

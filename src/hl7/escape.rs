@@ -89,7 +89,9 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 /// control id `\X1C\` echoed raw ended the ACK early; found by the `convert` fuzz target) — so
 /// that `unescape(escape(s)) == s` for every string.
 pub fn escape<'a>(value: &'a str, d: &Delimiters) -> Cow<'a, str> {
-    let needs = |b: u8| d.is_special(b) || b < 0x20;
+    // C0 controls would end a segment (\r, \n) or an MLLP block (0x0B, 0x1C), or are illegal in
+    // XML: written as `\Xhh\`. A tab is ordinary text.
+    let needs = |b: u8| d.is_special(b) || (b < 0x20 && b != b'\t');
     if !value.bytes().any(needs) {
         return Cow::Borrowed(value);
     }
@@ -113,7 +115,7 @@ pub fn escape<'a>(value: &'a str, d: &Delimiters) -> Cow<'a, str> {
                 out.push_str(code);
                 out.push(esc);
             }
-            None if c < ' ' => {
+            None if c < ' ' && c != '\t' => {
                 out.push(esc);
                 out.push_str(&format!("X{:02X}", c as u32));
                 out.push(esc);
@@ -181,7 +183,7 @@ mod tests {
         let d = Delimiters::default();
         assert_eq!(
             escape("A\u{1C}B\u{0B}\u{0}\t", &d),
-            r"A\X1C\B\X0B\\X00\\X09\"
+            "A\\X1C\\B\\X0B\\\\X00\\\t"
         );
         assert_eq!(
             unescape(&escape("A\u{1C}B", &d), &d, Charset::Utf8),

@@ -293,6 +293,7 @@ impl OutputDir {
     pub fn open(root: &Path, config: &Config) -> Result<OutputDir, Error> {
         let io = |what: &Path, e| Error::io(what.display(), e);
         std::fs::create_dir_all(root).map_err(|e| io(root, e))?;
+        refuse_planted_links(root)?;
         let lock_path = root.join(LOCK);
         let lock = OpenOptions::new()
             .create(true)
@@ -1023,6 +1024,33 @@ impl Sink for OutputDir {
             Ok(())
         })
     }
+}
+
+/// The files dmpfeed opens in place inside the output folder (the report is appended to, the
+/// registry and the lock opened, the outcome folders written into) must not be symbolic links:
+/// one planted there would make dmpfeed write outside the folder. Files written under a
+/// temporary name and renamed need no check (`create_new` and `rename` do not follow links).
+fn refuse_planted_links(root: &Path) -> Result<(), Error> {
+    let fixed = [REPORT, LOCK, SUMMARY]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(
+            ["", "-wal", "-shm", "-journal"]
+                .iter()
+                .map(|s| format!("{}{s}", registry::FILE_NAME)),
+        )
+        .chain(Folder::ALL.iter().map(|f| f.as_str().to_owned()));
+    for name in fixed {
+        let path = root.join(&name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::Output(format!(
+                "{}: is a symbolic link; dmpfeed writes only inside the output folder and does \
+                 not follow links there",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Rebuilds the NAME index from `report.jsonl`, cutting off a torn last line; also returns the
