@@ -104,7 +104,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     if interrupted {
         tracing::warn!("interrupted: stopped after the messages in hand");
     }
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         &end.tally,
         started.elapsed(),
         output.already_recorded(),
@@ -112,6 +112,7 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         produced.unreadable,
         interrupted || closed || failed.is_some(),
     );
+    summary.skipped_files = produced.skipped;
     let summary_written = output.write_summary(&summary.to_bytes());
     if let Err(e) = &summary_written {
         tracing::error!("{e}");

@@ -187,14 +187,14 @@ pub fn read_inputs(
     let max = source::max_message_bytes(config);
     match stream::read_stream(std::io::stdin(), "-", max, idle, out) {
         Ok(flow) => source::Produced {
-            unreadable: 0,
             stopped: flow.is_break(),
+            ..Default::default()
         },
         Err(e) => {
             tracing::error!("standard input: {e}");
             source::Produced {
                 unreadable: 1,
-                stopped: false,
+                ..Default::default()
             }
         }
     }

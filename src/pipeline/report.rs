@@ -183,6 +183,8 @@ pub struct Summary {
     pub released: u64,
     /// Inputs (or parts of archives) that could not be read: exit status 2.
     pub unreadable_inputs: u64,
+    /// Files of walked folders skipped on purpose (`input.ignore`, symbolic links not followed).
+    pub skipped_files: u64,
     /// Stopped by SIGINT/SIGTERM or a closed output before the end of the input.
     pub interrupted: bool,
 }
@@ -223,6 +225,7 @@ impl Summary {
             already_recorded,
             released,
             unreadable_inputs,
+            skipped_files: 0,
             interrupted,
         }
     }
@@ -274,6 +277,12 @@ impl Summary {
             s.push_str(&format!(
                 "  {} input(s) could not be read (see the errors above)\n",
                 self.unreadable_inputs
+            ));
+        }
+        if self.skipped_files > 0 {
+            s.push_str(&format!(
+                "  {} file(s) skipped (input.ignore patterns, symbolic links not followed; -v names them)\n",
+                self.skipped_files
             ));
         }
         if self.interrupted {

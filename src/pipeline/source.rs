@@ -59,6 +59,9 @@ impl Emit for Vec<(String, Frame)> {
 pub struct Produced {
     /// Inputs, or parts of archives, that could not be read.
     pub unreadable: u64,
+    /// Files of walked folders skipped on purpose: `input.ignore` patterns, symbolic links not
+    /// followed (hidden entries are skipped without being counted, as the contract says).
+    pub skipped: u64,
     /// Reading stopped before the end (signal, or the run failed downstream).
     pub stopped: bool,
 }
@@ -186,6 +189,7 @@ impl<'a> Inputs<'a> {
                 continue;
             }
             if kind.is_symlink() {
+                self.produced.skipped += 1;
                 tracing::debug!(
                     "{}: symbolic link not followed (input.follow_symlinks)",
                     entry.path().display()
@@ -202,6 +206,7 @@ impl<'a> Inputs<'a> {
                 .to_string_lossy()
                 .replace('\\', "/");
             if self.ignore.skips(&relative) {
+                self.produced.skipped += 1;
                 tracing::debug!("{}: ignored (input.ignore)", entry.path().display());
                 continue;
             }
@@ -302,6 +307,7 @@ mod tests {
             .collect();
         assert_eq!(rel, ["/a.hl7#1", "/b.hl7#1", "/sub/c.hl7#1"]);
         assert_eq!(produced.unreadable, 0);
+        assert_eq!(produced.skipped, 1, "README.md, counted for the summary");
     }
 
     #[test]
