@@ -999,9 +999,14 @@ def readme() -> str:
                      + (f" ({'; '.join(notes)})" if notes else ""))
     lines += [
         "",
-        "Note: `dmpfeed convert samples/` skips this README (`input.ignore` = `[\"*.md\"]` by default). Files of a",
-        "folder are read in name order, so the ADT samples (`adt-*`) come before the documents they concern: the",
-        "held document of GARNIER is then converted at once with the identity recorded from `adt-a31-qualify.hl7`",
+        "The CDA each converted sample becomes is committed beside it in `expected/` (`NAME.xml`, or `NAME.N.xml` for",
+        "the N-th message of a file); `cargo test --test cda_golden` regenerates and diffs them",
+        "(`UPDATE_GOLDEN=1` rewrites them after a deliberate change).",
+        "",
+        "Note: `dmpfeed convert samples/` skips this README and `expected/` (`input.ignore` is",
+        "`[\"*.md\", \"*.xml\"]` by default). Files of a folder are read in name order, so the ADT samples",
+        "(`adt-*`) come before the documents they concern: the held document of GARNIER is then converted at",
+        "once with the identity recorded from `adt-a31-qualify.hl7`",
         "(warning `IDENTITY_FROM_REGISTRY`). Give the files in another order to see it held, then released.",
         "",
     ]

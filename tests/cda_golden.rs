@@ -1,4 +1,4 @@
-//! The expected CDA of every converted sample is committed under `tests/golden/cda/`; this test
+//! The expected CDA of every converted sample is committed under `samples/expected/`; this test
 //! regenerates them and diffs. After an intended change: `UPDATE_GOLDEN=1 cargo test --test
 //! cda_golden`, then review the diff (`tests/cda_validate.rs` runs the ANS validator on them).
 

@@ -25,7 +25,9 @@ fn corpus(root: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join(".cache")).unwrap();
     for entry in std::fs::read_dir(samples()).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
     }
     std::fs::write(dir.join("sub/z-unsupported.hl7"), unsupported("SUB1")).unwrap();
     std::fs::write(dir.join("sub/.hidden.hl7"), unsupported("HIDDEN")).unwrap();
@@ -145,10 +147,13 @@ fn report_and_summary_account_for_every_message() {
     let out = tmp.path().join("out");
     let o = convert(&[&samples()], &out);
     assert!(matches!(status(&o), 0 | 1), "{}", stderr(&o));
-    // Frames counted with the reader itself, README.md ignored (input.ignore = ["*.md"]).
+    // Frames counted with the reader itself, README.md and expected/*.xml ignored
+    // (input.ignore = ["*.md", "*.xml"]) and counted as skipped.
     let mut expected = Vec::new();
+    let mut skipped = 0;
     for (rel, path) in files_of(&samples()) {
-        if rel.ends_with(".md") {
+        if rel.ends_with(".md") || rel.ends_with(".xml") {
+            skipped += 1;
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
@@ -165,6 +170,7 @@ fn report_and_summary_account_for_every_message() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["messages"], lines.len());
+    assert_eq!(summary["skipped_files"], skipped);
     let by_outcome: u64 = summary["outcomes"]
         .as_object()
         .unwrap()

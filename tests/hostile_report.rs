@@ -21,7 +21,7 @@ fn sample_messages() -> Vec<Vec<u8>> {
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            !name.starts_with("adt-") && name != "README.md"
+            p.is_file() && !name.starts_with("adt-") && name != "README.md"
         })
         .collect();
     files.sort();

@@ -274,7 +274,7 @@ fn a_received_cda_that_is_not_well_formed_is_rejected() {
 /// agrees with libxml2 on real documents.
 #[test]
 fn golden_documents_pass_the_strict_check_and_xmllint() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cda");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/expected");
     let mut docs = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

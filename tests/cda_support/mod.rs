@@ -130,7 +130,7 @@ pub const CONVERTED_SAMPLES: &[&str] = &[
 
 /// Where the expected CDA of each converted sample is committed.
 pub fn golden_dir() -> PathBuf {
-    root().join("tests/golden/cda")
+    root().join("samples/expected")
 }
 
 pub fn golden_path(name: &str) -> PathBuf {
