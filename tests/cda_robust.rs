@@ -3,6 +3,7 @@
 //! CDA that comes out is well-formed XML.
 
 mod cda_support;
+mod mutation;
 
 use cda_support::*;
 use dmpfeed::cda::model::Patient;
@@ -38,50 +39,22 @@ fn patient() -> Patient<'static> {
     }
 }
 
-fn well_formed(xml: &[u8]) -> bool {
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    reader.config_mut().check_end_names = true;
-    let mut buf = Vec::new();
-    let mut depth = 0i32;
-    loop {
-        match reader.read_event_into(&mut buf) {
-            Err(_) => return false,
-            Ok(quick_xml::events::Event::Start(_)) => depth += 1,
-            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
-            Ok(quick_xml::events::Event::Eof) => return depth == 0,
-            Ok(_) => {}
-        }
-        buf.clear();
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
     #[test]
     fn mutated_messages_never_panic(
         which in 0..SAMPLES.len(),
-        edits in proptest::collection::vec(
-            (any::<proptest::sample::Index>(), 0usize..40, "[|^~&\\\\0-9A-Za-zéŒ\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\u{FFFE}+=/. \"<>]{0,24}"),
-            1..4,
-        ),
+        edits in mutation::edits(),
     ) {
         let raw = sample(SAMPLES[which]);
-        let mut text = String::from_utf8(raw.clone())
-            .unwrap_or_else(|_| encoding_rs::mem::decode_latin1(&raw).into_owned());
-        for (at, len, insert) in &edits {
-            let start = at.index(text.len().max(1));
-            let start = (0..=start).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-            let end = (start + len).min(text.len());
-            let end = (end..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
-            text.replace_range(start..end, insert);
-        }
+        let text = mutation::mutate(&raw, &edits);
         let Ok(decoded) = hl7::decode(text.as_bytes()) else { return Ok(()); };
         let Ok(msg) = decoded.parse() else { return Ok(()); };
         let header = MessageHeader::read(&msg);
         let c = convert_document(&msg, header, &patient(), &Config::default());
         if let Some(d) = &c.document {
-            prop_assert!(well_formed(&d.cda) || SAMPLES[which].contains("radiology"));
+            prop_assert!(mutation::well_formed(&d.cda) || SAMPLES[which].contains("radiology"));
         }
     }
 }
