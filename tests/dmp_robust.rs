@@ -31,7 +31,7 @@ proptest! {
     ) {
         let all = inputs();
         let raw = &all.iter().find(|(n, _)| n == SAMPLES[which]).unwrap().1;
-        let text = mutation::mutate(&raw, &edits);
+        let text = mutation::mutate(raw, &edits);
         let c = convert_with(text.as_bytes(), None, &config(), &ALL);
         let artefacts = match (&c.document, &c.deletion) {
             (Some(d), _) => d.artefacts.clone(),
