@@ -35,9 +35,9 @@ fn sha1_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Runs `dmpfeed convert --ack` on `input`; when `kill_after` ACKs have come, kill -9 it.
-/// Returns the number of complete ACKs received.
-fn run(dir: &std::path::Path, input: Vec<u8>, kill_after: Option<usize>) -> usize {
+/// Runs `dmpfeed convert --ack` on the MLLP-framed `input`; when `kill_after` ACKs have come,
+/// kill -9 it. Returns the number of complete ACKs received.
+fn run(dir: &std::path::Path, input: Vec<Vec<u8>>, kill_after: Option<usize>) -> usize {
     let mut child = bin()
         .args(["convert", "--ack", "-q", "--jobs", "2", "--out"])
         .arg(dir)
@@ -47,13 +47,21 @@ fn run(dir: &std::path::Path, input: Vec<u8>, kill_after: Option<usize>) -> usiz
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    // Written in small bursts, as an engine would, so that the kill lands mid-stream.
+    // Written in small bursts, as an engine would; past the message whose ACK triggers the
+    // kill, one message every 20 ms, so that the kill lands mid-stream however fast the
+    // machine (a fast one would otherwise answer everything before the kill).
     let writer = std::thread::spawn(move || {
-        for chunk in input.chunks(2048) {
-            if stdin.write_all(chunk).is_err() {
-                return;
+        for (i, message) in input.iter().enumerate() {
+            let framed = mllp(message);
+            for chunk in framed.chunks(2048) {
+                if stdin.write_all(chunk).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
-            std::thread::sleep(Duration::from_millis(2));
+            if kill_after.is_some_and(|k| i >= k) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     });
     let mut stdout = child.stdout.take().unwrap();
@@ -96,17 +104,15 @@ fn kill_9_mid_stream_then_resend_what_got_no_ack() {
     let all = messages(240);
     let mut next = 0; // first message without an ACK
     for kill_after in [40, 25, 60] {
-        let input: Vec<u8> = all[next..].iter().flat_map(|m| mllp(m)).collect();
-        let acked = run(dir.path(), input, Some(kill_after));
+        let acked = run(dir.path(), all[next..].to_vec(), Some(kill_after));
         assert!(
             acked >= kill_after && next + acked < all.len(),
             "killed mid-stream"
         );
         next += acked;
     }
-    let input: Vec<u8> = all[next..].iter().flat_map(|m| mllp(m)).collect();
     assert_eq!(
-        run(dir.path(), input, None),
+        run(dir.path(), all[next..].to_vec(), None),
         all.len() - next,
         "the rest, all ACKed"
     );
