@@ -207,11 +207,12 @@ impl Drop for Kept {
 /// What the report says of a message already seen.
 #[derive(Debug)]
 struct Known {
-    fingerprint: u64,
     /// Files of its latest result, relative to the folder.
     files: Box<[Box<str>]>,
-    /// Its latest line was in `report.jsonl` when the run started.
-    before_run: bool,
+    /// The [`fingerprint`] of its latest line, when that line was in `report.jsonl` when the run
+    /// started (the same result again writes no new line). Only then is a line's fingerprint
+    /// needed: a message new to the folder is never fingerprinted.
+    line_before_run: Option<u64>,
 }
 
 impl Known {
@@ -539,11 +540,16 @@ impl OutputDir {
         }
         self.remember(tx, record, &files)?;
         let line = ReportLine::new(record, name.as_deref(), &files);
-        let value = serde_json::to_value(&line)
-            .map_err(|e| Error::Internal(format!("report line: {e}")))?;
-        let fp = fingerprint(&value);
         let known = books.known.get(&record.hash);
-        let unchanged = known.is_some_and(|k| k.before_run && k.fingerprint == fp);
+        let line_before_run = known.and_then(|k| k.line_before_run);
+        let unchanged = match line_before_run {
+            Some(before) => {
+                let value = serde_json::to_value(&line)
+                    .map_err(|e| Error::Internal(format!("report line: {e}")))?;
+                fingerprint(&value) == before
+            }
+            None => false,
+        };
         if unchanged {
             *books.already_recorded += 1;
         } else {
@@ -563,9 +569,8 @@ impl OutputDir {
         books.known.insert(
             record.hash,
             Known {
-                fingerprint: fp,
                 files: files.into_iter().map(String::into_boxed_str).collect(),
-                before_run: unchanged,
+                line_before_run: line_before_run.filter(|_| unchanged),
             },
         );
         if record.conversion.outcome == Outcome::Recorded
@@ -1124,9 +1129,8 @@ fn load_report(
         known.insert(
             hash,
             Known {
-                fingerprint: fingerprint(&value),
                 files,
-                before_run: true,
+                line_before_run: Some(fingerprint(&value)),
             },
         );
     }

@@ -79,21 +79,42 @@ pub fn frame_reader(
     out: &mut dyn Emit,
 ) -> io::Result<ControlFlow<()>> {
     let mut framer = Framer::new(max_message_bytes);
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = READ_BUF.take();
+    buf.resize(CHUNK, 0);
+    let flow = read_frames(reader, &mut buf, &mut framer, label, out);
+    READ_BUF.set(buf);
+    flow
+}
+
+thread_local! {
+    /// [`frame_reader`]'s buffer, kept from one file to the next by the thread that reads them:
+    /// allocating and zeroing 64 KiB for every file of a bulk run cost 5 % of its instructions
+    /// (callgrind, 1,000 text messages). Taken out while in use, so a nested call would simply
+    /// allocate its own.
+    static READ_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn read_frames(
+    reader: &mut dyn Read,
+    buf: &mut [u8],
+    framer: &mut Framer,
+    label: &str,
+    out: &mut dyn Emit,
+) -> io::Result<ControlFlow<()>> {
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         framer.push(&buf[..n]);
-        if drain(&mut framer, label, out).is_break() {
+        if drain(framer, label, out).is_break() {
             return Ok(ControlFlow::Break(()));
         }
     }
     framer.finish();
-    Ok(drain(&mut framer, label, out))
+    Ok(drain(framer, label, out))
 }
 
 /// Sends the frames that are complete.

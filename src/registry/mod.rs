@@ -59,7 +59,7 @@ pub use types::{
 };
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,7 +95,7 @@ pub struct RegistryReader {
 /// A write transaction: every write made through it commits together when the closure given to
 /// [`Registry::transaction`] returns `Ok`, and none does otherwise.
 pub struct Tx<'r> {
-    tx: rusqlite::Transaction<'r>,
+    tx: Open<'r>,
     path: &'r Path,
     clock: &'r Clock,
     /// A failed write could not be rolled back to its savepoint: commit is refused.
@@ -187,12 +187,7 @@ impl Registry {
             path: path.clone(),
             source,
         };
-        // IMMEDIATE takes the write lock now, so that a second writer waits here rather than
-        // failing at its first write.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+        let tx = Open::begin(&self.conn).map_err(sql)?;
         let mut tx = Tx {
             tx,
             path,
@@ -287,6 +282,29 @@ impl RegistryReader {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Runs `f` in one read transaction: every look-up made through the reader inside it sees
+    /// the same state (a worker asks everything about one message in one).
+    /// `f` runs only once the transaction has begun; what it read stands even if ending the
+    /// transaction fails (the connection is then rolled back).
+    pub fn snapshot<R>(&self, f: impl FnOnce(&Self) -> R) -> Result<R, RegistryError> {
+        let db = Db {
+            conn: &self.conn,
+            path: &self.path,
+        };
+        db.exec_cached("BEGIN")?;
+        let r = f(self);
+        if let Err(e) = db.exec_cached("COMMIT") {
+            tracing::debug!("registry: ending a read transaction: {e}");
+            let _ = db.exec_cached("ROLLBACK");
+        }
+        Ok(r)
+    }
+
+    /// False if the connection is stuck in a transaction (not to be used again).
+    pub fn is_idle(&self) -> bool {
+        self.conn.is_autocommit()
+    }
 }
 
 /// Keeps the look-ups and writes prepared (`prepare_cached`), and keeps them valid from one use
@@ -306,6 +324,48 @@ fn cache_statements(conn: &Connection) -> rusqlite::Result<()> {
         true,
     )?;
     Ok(())
+}
+
+/// An open write transaction, rolled back when dropped uncommitted (an error or a panic in the
+/// closure given to [`Registry::transaction`]). Cached `BEGIN IMMEDIATE`/`COMMIT` statements:
+/// rusqlite's `Transaction` parses them at every call, and a bulk run makes one per group.
+struct Open<'r> {
+    conn: &'r Connection,
+    committed: bool,
+}
+
+impl<'r> Open<'r> {
+    fn begin(conn: &'r Connection) -> rusqlite::Result<Open<'r>> {
+        // IMMEDIATE takes the write lock now, so that a second writer waits here rather than
+        // failing at its first write.
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Open {
+            conn,
+            committed: false,
+        })
+    }
+
+    fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Open<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open too.
+        if !self.committed && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 /// Refuses what the schema check found, if it is not a registry this dmpfeed may use.
@@ -619,10 +679,7 @@ fn snapshot<R, E: From<RegistryError>>(
     if !conn.is_autocommit() {
         return f(&db);
     }
-    let tx = db.sql(conn.unchecked_transaction())?;
-    let r = f(&db)?;
-    db.sql(tx.commit())?;
-    Ok(r)
+    db.read_transaction(|db| f(db))
 }
 
 /// A connection with the registry's path, for errors that say where. The queries are methods on
@@ -638,6 +695,27 @@ impl Db<'_> {
             path: self.path.to_owned(),
             source,
         })
+    }
+
+    /// Runs `f` in one read transaction: one consistent state, even while the writer commits.
+    /// (Cached `BEGIN`/`COMMIT` statements: rusqlite's `transaction()` parses its SQL at every
+    /// call, and the workers make one per message.)
+    fn read_transaction<R, E: From<RegistryError>>(
+        &self,
+        f: impl FnOnce(&Db<'_>) -> Result<R, E>,
+    ) -> Result<R, E> {
+        self.exec_cached("BEGIN")?;
+        match f(self) {
+            Ok(r) => {
+                self.exec_cached("COMMIT")?;
+                Ok(r)
+            }
+            Err(e) => {
+                // A read changed nothing: rolling back only ends the transaction.
+                let _ = self.exec_cached("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn exec_cached(&self, sql: &str) -> Result<(), RegistryError> {
