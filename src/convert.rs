@@ -307,10 +307,12 @@ pub fn convert_recalling(
 /// for a received CDA naming another patient), which carries the identity warnings.
 ///
 /// With `memory` (the registry, issue 10): a patient opposed to DMP feeding → `excluded`
-/// (before the identity: an opposed patient's documents wait for nothing); a PID that cannot be
-/// used while a qualified identity was recorded for the patient's IPP from ADT → converted with
-/// that identity (`IDENTITY_FROM_REGISTRY`), as a release would; a document's setId and version
-/// from its chain (issue 9).
+/// (before the identity: an opposed patient's documents wait for nothing); a PID
+/// that cannot be used only because it lacks something ([`REPLACEABLE_BY_REGISTRY`]) and
+/// contradicts nothing ([`contradictions`]) while a qualified identity was recorded for the
+/// patient's IPP from ADT → converted with that identity (`IDENTITY_FROM_REGISTRY`), as a
+/// release would (a release converts the held message again through here); a document's setId
+/// and version from its chain (issue 9).
 fn convert_gated(
     msg: &Message<'_>,
     kind: document::event::MessageKind,
@@ -350,9 +352,18 @@ fn convert_gated(
         .as_ref()
         .map(|m| identity::assess(m, &config.identity))
         .filter(|v| v.is_usable());
+    let mut findings = verdict.findings;
+    let recorded = recorded.filter(|registered| {
+        let conflicts = contradictions(&verdict.patient, &registered.patient);
+        let replaceable = findings
+            .iter()
+            .all(|f| f.is_warning() || REPLACEABLE_BY_REGISTRY.contains(&f.code));
+        let usable = replaceable && conflicts.is_empty();
+        findings.extend(conflicts);
+        usable
+    });
     // The artefacts (`--emit`) carry the PID the CDA was written from.
     let identity_source = recorded.as_ref().and(recorded_msg.as_ref());
-    let mut findings = verdict.findings;
     let patient = match &recorded {
         Some(registered) => {
             let codes: Vec<&str> =
@@ -406,6 +417,66 @@ fn convert_gated(
     }
     conversion.facts = facts;
     conversion
+}
+
+/// The blocking codes that say only that PID's identity is not (yet) complete or qualified:
+/// the only ones the identity recorded from ADT for the same IPP may stand in for. Every other
+/// one is PID saying something *against* its INS (`IDENTITY_DOUBTFUL`: `DOUT`, `FICT` …;
+/// `INS_CONFLICT`; `NIR_*_MISMATCH`; an invalid INS): issue 3, "attributes such as `DOUT`,
+/// `FICT` forbid using the INS whatever the status" — no registry overrides that.
+const REPLACEABLE_BY_REGISTRY: [ReasonCode; 3] = [
+    ReasonCode::IdentityNotQualified,
+    ReasonCode::TraitMissing,
+    ReasonCode::InsMissing,
+];
+
+/// Where PID contradicts the identity recorded from ADT for its IPP (`IDENTITY_CONFLICT`): a
+/// well-formed INS that is another one, another sex, another birth date. Such a document may be
+/// another patient filed under the IPP: it waits for a human, whatever the registry says.
+/// Traits PID leaves empty contradict nothing; names are not compared (spellings differ
+/// legitimately: the recorded ones are written). Details never carry the values.
+fn contradictions(pid: &identity::Patient<'_>, recorded: &identity::Patient<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let well_formed = |i: &&identity::Ins<'_>| i.nir().is_some_and(|n| n.has_valid_key());
+    if let (Some(sent), Some(known)) = (pid.ins.as_ref().filter(well_formed), &recorded.ins)
+        && sent.value.trim() != known.value.trim()
+    {
+        out.push(Finding::new(
+            ReasonCode::IdentityConflict,
+            format!("{}.1", sent.path()),
+            "another INS than the one recorded for this IPP from the patient administration \
+             system (ADT): the document may belong to another patient",
+        ));
+    }
+    let given = |v: &Option<Cow<'_, str>>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "\"\"")
+            .map(str::to_owned)
+    };
+    if let (Some(sent), Some(known)) = (given(&pid.sex), given(&recorded.sex))
+        && !sent.eq_ignore_ascii_case(&known)
+    {
+        out.push(Finding::new(
+            ReasonCode::IdentityConflict,
+            "PID-8",
+            "another sex than the one recorded for this IPP from the patient administration \
+             system (ADT)",
+        ));
+    }
+    // Dates of different precision are compared on the digits both give (at most the day).
+    if let (Some(sent), Some(known)) = (given(&pid.birth_date), given(&recorded.birth_date)) {
+        let n = sent.len().min(known.len()).min(8);
+        if sent.get(..n) != known.get(..n) {
+            out.push(Finding::new(
+                ReasonCode::IdentityConflict,
+                "PID-7",
+                "another birth date than the one recorded for this IPP from the patient \
+                 administration system (ADT)",
+            ));
+        }
+    }
+    out
 }
 
 /// The CDA `recordTarget` model from the patient read by the identity gate. Traits that are
