@@ -306,8 +306,8 @@ pub fn convert_recalling(
 /// nothing is written from it), then what the mapping decides (`deleted`, `converted`, or `held`
 /// for a received CDA naming another patient), which carries the identity warnings.
 ///
-/// With `memory` (the registry, issue 10): a patient opposed to DMP feeding → `excluded`
-/// (before the identity: an opposed patient's documents wait for nothing); a PID
+/// With `memory` (the registry, issue 10): a patient opposed to DMP feeding, by IPP or by INS →
+/// `excluded` (before the identity: an opposed patient's documents wait for nothing); a PID
 /// that cannot be used only because it lacks something ([`REPLACEABLE_BY_REGISTRY`]) and
 /// contradicts nothing ([`contradictions`]) while a qualified identity was recorded for the
 /// patient's IPP from ADT → converted with that identity (`IDENTITY_FROM_REGISTRY`), as a
@@ -330,14 +330,6 @@ fn convert_gated(
         }
     };
     let mut facts = Facts::about(&verdict.patient, &request);
-    if let Some(memory) = memory
-        && let Some(opposed) = facts.opposition(memory, &request)
-    {
-        let mut excluded = Conversion::with(Outcome::Excluded, header, vec![opposed]);
-        excluded.name_key = facts.document_id.clone().or(excluded.name_key);
-        excluded.facts = facts;
-        return excluded;
-    }
     // The identity recorded from ADT, read again under the current policy, when PID's is not
     // usable. (Owned here: the CDA borrows its traits.)
     let recorded = match memory {
@@ -352,6 +344,20 @@ fn convert_gated(
         .as_ref()
         .map(|m| identity::assess(m, &config.identity))
         .filter(|v| v.is_usable());
+    // Opposition, by IPP and by the INS the document names (else the recorded one it would be
+    // sent under): before the identity, an opposed patient's documents wait for nothing.
+    if let Some(memory) = memory {
+        let ins = facts.ins.clone().or_else(|| {
+            let recorded = recorded.as_ref()?.patient.ins.as_ref()?;
+            Some(recorded.value.trim().to_owned())
+        });
+        if let Some(opposed) = facts.opposition(memory, &request, ins) {
+            let mut excluded = Conversion::with(Outcome::Excluded, header, vec![opposed]);
+            excluded.name_key = facts.document_id.clone().or(excluded.name_key);
+            excluded.facts = facts;
+            return excluded;
+        }
+    }
     let mut findings = verdict.findings;
     let recorded = recorded.filter(|registered| {
         let conflicts = contradictions(&verdict.patient, &registered.patient);

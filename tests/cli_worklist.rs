@@ -1000,3 +1000,52 @@ fn the_recorded_identity_never_overrides_what_pid_says_against_it() {
         check(mode, &dir, &new_lines(&dir, before));
     }
 }
+
+/// An opposition follows the patient's INS, not only the IPP it was recorded under: the DMP is
+/// keyed by INS (issue 10). A document naming only the INS, or the INS under another IPP, is
+/// excluded while the patient is opposed; `INO` lifts it for both.
+#[test]
+fn an_opposition_applies_to_the_patients_ins_under_any_ipp() {
+    const IPP_REP: &str = "100007^^^CHU-DEMO&1.2.250.1.999.1.1&ISO^PI~";
+    let ins_only = rousseau().replacen(IPP_REP, "", 1);
+    let other_ipp = rousseau().replacen("100007^^^", "555555^^^", 1);
+    assert_ne!(ins_only, rousseau());
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let msgs = vec![
+            adt("adt-a28-opposition.hl7", "O1", &[]),
+            doc("P1", "T02", "1.2.250.1.999.1.2.4401", None, &ins_only),
+            doc("P2", "T02", "1.2.250.1.999.1.2.4402", None, &other_ipp),
+            adt(
+                "adt-a28-opposition.hl7",
+                "O2",
+                &[
+                    ("ADT^A28^ADT_A05", "ADT^A31^ADT_A05"),
+                    ("|IO|20240316090000|", "|INO|20240323090000|"),
+                ],
+            ),
+            doc("P3", "T02", "1.2.250.1.999.1.2.4403", None, &ins_only),
+            doc("P4", "T02", "1.2.250.1.999.1.2.4404", None, &other_ipp),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("converted", vec![], vec![]),
+                ("converted", vec![], vec![]),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(
+            files_in(&dir, "documents"),
+            ["1.2.250.1.999.1.2.4403.xml", "1.2.250.1.999.1.2.4404.xml"]
+        );
+    }
+}
