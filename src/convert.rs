@@ -11,6 +11,7 @@ use crate::adt;
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
 use crate::dmp;
+use crate::dmp::flags::DecidedFlags;
 use crate::document::event::Action;
 use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
@@ -322,7 +323,7 @@ fn convert_gated(
     emit: &Emit,
 ) -> Conversion {
     let verdict = identity::assess(msg, &config.identity);
-    let mut request = match document::read(msg, config) {
+    let mut request = match document::read(msg, config).map(|r| decide_destination(r, config)) {
         Ok(request) => request,
         Err(mut findings) => {
             findings.extend(verdict.findings);
@@ -423,6 +424,34 @@ fn convert_gated(
     }
     conversion.facts = facts;
     conversion
+}
+
+/// The flags as the emitted artefacts carry them (issue 6): the source's where it sent them, the
+/// `[dmp]` defaults elsewhere. Decided here once for the outcome and the metadata, with the same
+/// rule as the MDM and XDM, so that a report never says `converted` for a document whose MDM says
+/// `DESTDMP` = `N`.
+fn decided_flags(flags: &document::flags::MetaDmpFlags, config: &Config) -> DecidedFlags {
+    DecidedFlags::decide(flags, &config.dmp)
+}
+
+/// A document the sender left without `DESTDMP` while the configuration says `dmp.dest_dmp =
+/// false` is `excluded` (`DMP_OPPOSITION`), as one sent with `DESTDMP` = `N` (which
+/// [`document::read`] excludes itself).
+fn decide_destination<'a>(request: Request<'a>, config: &Config) -> Request<'a> {
+    let flags = match &request {
+        Request::Document(d) => &d.flags,
+        Request::Received(r) => &r.flags,
+        Request::Deletion { .. } | Request::Excluded(_) => return request,
+    };
+    if decided_flags(flags, config).get("DESTDMP") == Some(false) {
+        Request::Excluded(Finding::new(
+            ReasonCode::DmpOpposition,
+            flags.dest_dmp_path.clone().unwrap_or_default(),
+            "no DESTDMP flag, and dmp.dest_dmp = false in the configuration: not for the DMP",
+        ))
+    } else {
+        request
+    }
 }
 
 /// The blocking codes that say only that PID's identity is not (yet) complete or qualified:
@@ -532,7 +561,7 @@ pub fn convert_document(
     patient: &cda::Patient<'_>,
     config: &Config,
 ) -> Conversion {
-    match document::read(msg, config) {
+    match document::read(msg, config).map(|r| decide_destination(r, config)) {
         Ok(request) => complete(msg, None, request, header, patient, config, &Emit::NONE),
         Err(findings) => Conversion::with(Outcome::Rejected, header, findings),
     }
@@ -639,7 +668,7 @@ fn written_document(
             .map_or("", |f| f.code)
             .to_owned(),
         confidentiality: std::iter::once(doc.confidentiality.code)
-            .chain(doc.flags.visibility_codes())
+            .chain(decided_flags(&doc.flags, config).visibility_codes())
             .map(str::to_owned)
             .collect(),
         patient_id: patient.xds_patient_id(),
@@ -706,7 +735,11 @@ fn received_document(
         class_code: doc_type.class.map_or("", |c| c.code).to_owned(),
         format_code: format.code.to_owned(),
         confidentiality: std::iter::once(confidentiality.to_owned())
-            .chain(doc.flags.visibility_codes().map(str::to_owned))
+            .chain(
+                decided_flags(&doc.flags, config)
+                    .visibility_codes()
+                    .map(str::to_owned),
+            )
             .collect(),
         patient_id: patient.xds_patient_id(),
         set_id,
