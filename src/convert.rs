@@ -11,6 +11,7 @@ use crate::adt;
 use crate::cda::{self, received::ReceivedCda};
 use crate::config::Config;
 use crate::dmp;
+use crate::dmp::flags::DecidedFlags;
 use crate::document::event::Action;
 use crate::document::{self, Content, DocumentRequest, ReceivedRequest, Request};
 use crate::hl7::{self, FrameDefect, Message};
@@ -306,11 +307,13 @@ pub fn convert_recalling(
 /// nothing is written from it), then what the mapping decides (`deleted`, `converted`, or `held`
 /// for a received CDA naming another patient), which carries the identity warnings.
 ///
-/// With `memory` (the registry, issue 10): a patient opposed to DMP feeding → `excluded`
-/// (before the identity: an opposed patient's documents wait for nothing); a PID that cannot be
-/// used while a qualified identity was recorded for the patient's IPP from ADT → converted with
-/// that identity (`IDENTITY_FROM_REGISTRY`), as a release would; a document's setId and version
-/// from its chain (issue 9).
+/// With `memory` (the registry, issue 10): a patient opposed to DMP feeding, by IPP or by INS →
+/// `excluded` (before the identity: an opposed patient's documents wait for nothing); a PID
+/// that cannot be used only because it lacks something ([`REPLACEABLE_BY_REGISTRY`]) and
+/// contradicts nothing ([`contradictions`]) while a qualified identity was recorded for the
+/// patient's IPP from ADT → converted with that identity (`IDENTITY_FROM_REGISTRY`), as a
+/// release would (a release converts the held message again through here); a document's setId
+/// and version from its chain (issue 9).
 fn convert_gated(
     msg: &Message<'_>,
     kind: document::event::MessageKind,
@@ -320,7 +323,7 @@ fn convert_gated(
     emit: &Emit,
 ) -> Conversion {
     let verdict = identity::assess(msg, &config.identity);
-    let mut request = match document::read(msg, config) {
+    let mut request = match document::read(msg, config).map(|r| decide_destination(r, config)) {
         Ok(request) => request,
         Err(mut findings) => {
             findings.extend(verdict.findings);
@@ -328,14 +331,6 @@ fn convert_gated(
         }
     };
     let mut facts = Facts::about(&verdict.patient, &request);
-    if let Some(memory) = memory
-        && let Some(opposed) = facts.opposition(memory, &request)
-    {
-        let mut excluded = Conversion::with(Outcome::Excluded, header, vec![opposed]);
-        excluded.name_key = facts.document_id.clone().or(excluded.name_key);
-        excluded.facts = facts;
-        return excluded;
-    }
     // The identity recorded from ADT, read again under the current policy, when PID's is not
     // usable. (Owned here: the CDA borrows its traits.)
     let recorded = match memory {
@@ -350,9 +345,32 @@ fn convert_gated(
         .as_ref()
         .map(|m| identity::assess(m, &config.identity))
         .filter(|v| v.is_usable());
+    // Opposition, by IPP and by the INS the document names (else the recorded one it would be
+    // sent under): before the identity, an opposed patient's documents wait for nothing.
+    if let Some(memory) = memory {
+        let ins = facts.ins.clone().or_else(|| {
+            let recorded = recorded.as_ref()?.patient.ins.as_ref()?;
+            Some(recorded.value.trim().to_owned())
+        });
+        if let Some(opposed) = facts.opposition(memory, &request, ins) {
+            let mut excluded = Conversion::with(Outcome::Excluded, header, vec![opposed]);
+            excluded.name_key = facts.document_id.clone().or(excluded.name_key);
+            excluded.facts = facts;
+            return excluded;
+        }
+    }
+    let mut findings = verdict.findings;
+    let recorded = recorded.filter(|registered| {
+        let conflicts = contradictions(&verdict.patient, &registered.patient);
+        let replaceable = findings
+            .iter()
+            .all(|f| f.is_warning() || REPLACEABLE_BY_REGISTRY.contains(&f.code));
+        let usable = replaceable && conflicts.is_empty();
+        findings.extend(conflicts);
+        usable
+    });
     // The artefacts (`--emit`) carry the PID the CDA was written from.
     let identity_source = recorded.as_ref().and(recorded_msg.as_ref());
-    let mut findings = verdict.findings;
     let patient = match &recorded {
         Some(registered) => {
             let codes: Vec<&str> =
@@ -408,6 +426,94 @@ fn convert_gated(
     conversion
 }
 
+/// The flags as the emitted artefacts carry them (issue 6): the source's where it sent them, the
+/// `[dmp]` defaults elsewhere. Decided here once for the outcome and the metadata, with the same
+/// rule as the MDM and XDM, so that a report never says `converted` for a document whose MDM says
+/// `DESTDMP` = `N`.
+fn decided_flags(flags: &document::flags::MetaDmpFlags, config: &Config) -> DecidedFlags {
+    DecidedFlags::decide(flags, &config.dmp)
+}
+
+/// A document the sender left without `DESTDMP` while the configuration says `dmp.dest_dmp =
+/// false` is `excluded` (`DMP_OPPOSITION`), as one sent with `DESTDMP` = `N` (which
+/// [`document::read`] excludes itself).
+fn decide_destination<'a>(request: Request<'a>, config: &Config) -> Request<'a> {
+    let flags = match &request {
+        Request::Document(d) => &d.flags,
+        Request::Received(r) => &r.flags,
+        Request::Deletion { .. } | Request::Excluded(_) => return request,
+    };
+    if decided_flags(flags, config).get("DESTDMP") == Some(false) {
+        Request::Excluded(Finding::new(
+            ReasonCode::DmpOpposition,
+            flags.dest_dmp_path.clone().unwrap_or_default(),
+            "no DESTDMP flag, and dmp.dest_dmp = false in the configuration: not for the DMP",
+        ))
+    } else {
+        request
+    }
+}
+
+/// The blocking codes that say only that PID's identity is not (yet) complete or qualified:
+/// the only ones the identity recorded from ADT for the same IPP may stand in for. Every other
+/// one is PID saying something *against* its INS (`IDENTITY_DOUBTFUL`: `DOUT`, `FICT` …;
+/// `INS_CONFLICT`; `NIR_*_MISMATCH`; an invalid INS): issue 3, "attributes such as `DOUT`,
+/// `FICT` forbid using the INS whatever the status" — no registry overrides that.
+const REPLACEABLE_BY_REGISTRY: [ReasonCode; 3] = [
+    ReasonCode::IdentityNotQualified,
+    ReasonCode::TraitMissing,
+    ReasonCode::InsMissing,
+];
+
+/// Where PID contradicts the identity recorded from ADT for its IPP (`IDENTITY_CONFLICT`): a
+/// well-formed INS that is another one, another sex, another birth date. Such a document may be
+/// another patient filed under the IPP: it waits for a human, whatever the registry says.
+/// Traits PID leaves empty contradict nothing; names are not compared (spellings differ
+/// legitimately: the recorded ones are written). Details never carry the values.
+fn contradictions(pid: &identity::Patient<'_>, recorded: &identity::Patient<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let well_formed = |i: &&identity::Ins<'_>| i.nir().is_some_and(|n| n.has_valid_key());
+    if let (Some(sent), Some(known)) = (pid.ins.as_ref().filter(well_formed), &recorded.ins)
+        && sent.value.trim() != known.value.trim()
+    {
+        out.push(Finding::new(
+            ReasonCode::IdentityConflict,
+            format!("{}.1", sent.path()),
+            "another INS than the one recorded for this IPP from the patient administration \
+             system (ADT): the document may belong to another patient",
+        ));
+    }
+    let given = |v: &Option<Cow<'_, str>>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "\"\"")
+            .map(str::to_owned)
+    };
+    if let (Some(sent), Some(known)) = (given(&pid.sex), given(&recorded.sex))
+        && !sent.eq_ignore_ascii_case(&known)
+    {
+        out.push(Finding::new(
+            ReasonCode::IdentityConflict,
+            "PID-8",
+            "another sex than the one recorded for this IPP from the patient administration \
+             system (ADT)",
+        ));
+    }
+    // Dates of different precision are compared on the digits both give (at most the day).
+    if let (Some(sent), Some(known)) = (given(&pid.birth_date), given(&recorded.birth_date)) {
+        let n = sent.len().min(known.len()).min(8);
+        if sent.get(..n) != known.get(..n) {
+            out.push(Finding::new(
+                ReasonCode::IdentityConflict,
+                "PID-7",
+                "another birth date than the one recorded for this IPP from the patient \
+                 administration system (ADT)",
+            ));
+        }
+    }
+    out
+}
+
 /// The CDA `recordTarget` model from the patient read by the identity gate. Traits that are
 /// missing are empty (only a usable identity is ever written into a document).
 pub fn record_target<'a>(p: &identity::Patient<'a>) -> cda::Patient<'a> {
@@ -455,7 +561,7 @@ pub fn convert_document(
     patient: &cda::Patient<'_>,
     config: &Config,
 ) -> Conversion {
-    match document::read(msg, config) {
+    match document::read(msg, config).map(|r| decide_destination(r, config)) {
         Ok(request) => complete(msg, None, request, header, patient, config, &Emit::NONE),
         Err(findings) => Conversion::with(Outcome::Rejected, header, findings),
     }
@@ -562,7 +668,7 @@ fn written_document(
             .map_or("", |f| f.code)
             .to_owned(),
         confidentiality: std::iter::once(doc.confidentiality.code)
-            .chain(doc.flags.visibility_codes())
+            .chain(decided_flags(&doc.flags, config).visibility_codes())
             .map(str::to_owned)
             .collect(),
         patient_id: patient.xds_patient_id(),
@@ -629,7 +735,11 @@ fn received_document(
         class_code: doc_type.class.map_or("", |c| c.code).to_owned(),
         format_code: format.code.to_owned(),
         confidentiality: std::iter::once(confidentiality.to_owned())
-            .chain(doc.flags.visibility_codes().map(str::to_owned))
+            .chain(
+                decided_flags(&doc.flags, config)
+                    .visibility_codes()
+                    .map(str::to_owned),
+            )
             .collect(),
         patient_id: patient.xds_patient_id(),
         set_id,

@@ -145,6 +145,10 @@ reason_codes! {
     /// from a patient-administration (ADT) message was written instead (issue 10; never blocks).
     /// An addition to CONTRACT.md's list.
     IdentityFromRegistry = "IDENTITY_FROM_REGISTRY" => None,
+    /// PID contradicts the qualified identity recorded from ADT for the same IPP (another INS,
+    /// sex or birth date): the recorded identity is not used, the document is held (issue 3).
+    /// An addition to CONTRACT.md's list.
+    IdentityConflict = "IDENTITY_CONFLICT" => Some(Outcome::Held),
 }
 
 impl ReasonCode {

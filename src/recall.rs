@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | where does this document go in its chain? | a new document or a replacement | `setId`, `versionNumber`; `REPLACED_DOCUMENT_UNKNOWN` |
 //! | was this document converted here? | a deletion | `DELETED_DOCUMENT_UNKNOWN` |
-//! | is the patient opposed to DMP feeding? | a document of a patient with an IPP | `excluded`, `DMP_OPPOSITION` |
+//! | is the patient opposed to DMP feeding? | a document naming an IPP or an INS | `excluded`, `DMP_OPPOSITION` |
 //! | what identity was recorded for the patient? | a document whose own PID cannot be used | converted with the recorded identity (`IDENTITY_FROM_REGISTRY`), or `held` |
 //!
 //! Every question asked is kept with its answer ([`Facts::lookups`]). In bulk mode the workers
@@ -39,8 +39,10 @@ pub trait Recall {
     /// Whether a document with this id was converted here.
     fn known(&self, document_id: &str) -> Result<bool, Unavailable>;
 
-    /// Whether the patient (IPP, merges followed) is opposed to DMP feeding now.
-    fn opposed(&self, ipp: &str) -> Result<bool, Unavailable>;
+    /// Whether the patient is opposed to DMP feeding now: the one filed under this IPP (merges
+    /// followed), or one whose recorded identity carries this INS (the DMP is keyed by INS: the
+    /// same patient under no IPP or another one is still opposed).
+    fn opposed(&self, ipp: Option<&str>, ins: Option<&str>) -> Result<bool, Unavailable>;
 
     /// The latest identity recorded for the patient from an ADT message.
     fn identity(&self, ipp: &str) -> Result<Option<RecordedIdentity>, Unavailable>;
@@ -82,7 +84,12 @@ pub enum Lookup {
         answer: Option<bool>,
     },
     Opposed {
-        ipp: String,
+        /// Absent for a document naming no IPP.
+        #[serde(default)]
+        ipp: Option<String>,
+        /// Absent in answers recorded before the INS was asked too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ins: Option<String>,
         answer: Option<bool>,
     },
     Identity {
@@ -133,9 +140,13 @@ impl Lookup {
         }
     }
 
-    pub fn opposed_answer(&self, patient: &str) -> Option<bool> {
+    pub fn opposed_answer(&self, by_ipp: Option<&str>, by_ins: Option<&str>) -> Option<bool> {
         match self {
-            Lookup::Opposed { ipp, answer } if ipp == patient => *answer,
+            Lookup::Opposed { ipp, ins, answer }
+                if ipp.as_deref() == by_ipp && ins.as_deref() == by_ins =>
+            {
+                *answer
+            }
             _ => None,
         }
     }
@@ -161,7 +172,9 @@ impl Lookup {
                 document_id,
                 answer,
             } => *answer == Some(memory.known(document_id)?),
-            Lookup::Opposed { ipp, answer } => *answer == Some(memory.opposed(ipp)?),
+            Lookup::Opposed { ipp, ins, answer } => {
+                *answer == Some(memory.opposed(ipp.as_deref(), ins.as_deref())?)
+            }
             Lookup::Identity { ipp, answer } => {
                 *answer == Some(IdentityAnswer::of(memory.identity(ipp)?.as_ref()))
             }
@@ -212,21 +225,31 @@ impl Facts {
         !self.lookups.is_empty() || self.update.is_some()
     }
 
-    /// Asks whether the patient is opposed; a `DMP_OPPOSITION` finding when they are. Not asked
-    /// for a deletion (withdrawing a document is always allowed) nor for a document the sender
-    /// already marked not for the DMP.
-    pub fn opposition(&mut self, memory: &dyn Recall, request: &Request<'_>) -> Option<Finding> {
+    /// Asks whether the patient — the IPP of PID, or `ins` (the INS the document would be sent
+    /// under) — is opposed; a `DMP_OPPOSITION` finding when they are. Not asked for a deletion
+    /// (withdrawing a document is always allowed) nor for a document the sender already marked
+    /// not for the DMP.
+    pub fn opposition(
+        &mut self,
+        memory: &dyn Recall,
+        request: &Request<'_>,
+        ins: Option<String>,
+    ) -> Option<Finding> {
         if matches!(request, Request::Deletion { .. } | Request::Excluded(_)) {
             return None;
         }
-        let ipp = self.ipp.clone()?;
-        let answer = memory.opposed(&ipp).ok();
-        self.lookups.push(Lookup::Opposed { ipp, answer });
+        let ipp = self.ipp.clone();
+        if ipp.is_none() && ins.is_none() {
+            return None;
+        }
+        let answer = memory.opposed(ipp.as_deref(), ins.as_deref()).ok();
+        self.lookups.push(Lookup::Opposed { ipp, ins, answer });
         answer.unwrap_or(false).then(|| {
             Finding::new(
                 ReasonCode::DmpOpposition,
                 "PID-3",
-                "the patient opposed DMP feeding (PAM-FR ZFA-9 IO, recorded from an ADT message)",
+                "the patient opposed DMP feeding (PAM-FR ZFA-9 IO, recorded from an ADT message \
+                 for this IPP or this INS)",
             )
         })
     }
@@ -337,7 +360,7 @@ mod tests {
         fn known(&self, _: &str) -> Result<bool, Unavailable> {
             Ok(self.known)
         }
-        fn opposed(&self, _: &str) -> Result<bool, Unavailable> {
+        fn opposed(&self, _: Option<&str>, _: Option<&str>) -> Result<bool, Unavailable> {
             Ok(self.opposed)
         }
         fn identity(&self, _: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
@@ -375,7 +398,8 @@ mod tests {
         let down = Fixed::default();
         assert!(asked(Some(place)).holds(&down).is_err());
         let opposed = Lookup::Opposed {
-            ipp: "1".into(),
+            ipp: Some("1".into()),
+            ins: Some("2".into()),
             answer: Some(false),
         };
         assert_eq!(opposed.holds(&memory), Ok(true));
@@ -415,14 +439,25 @@ mod tests {
                 answer: Some(false),
             },
             Lookup::Opposed {
-                ipp: "1".into(),
+                ipp: Some("1".into()),
+                ins: None,
                 answer: None,
+            },
+            Lookup::Opposed {
+                ipp: None,
+                ins: Some("2".into()),
+                answer: Some(true),
             },
         ];
         let json = serde_json::to_string(&lookups).unwrap();
         let back: Vec<Lookup> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, lookups, "{json}");
         assert!(back[0].found_no_identity("1") && !back[1].found_no_identity("2"));
+        // An answer recorded before the INS was asked too still reads, as an IPP-only question.
+        let old: Lookup =
+            serde_json::from_str(r#"{"q":"opposed","ipp":"1","answer":true}"#).unwrap();
+        assert_eq!(old.opposed_answer(Some("1"), None), Some(true));
+        assert_eq!(old.opposed_answer(Some("1"), Some("2")), None);
     }
 
     #[test]
@@ -435,7 +470,7 @@ mod tests {
         let request = Request::Deletion {
             document_id: "1.2.3".into(),
         };
-        assert_eq!(facts.opposition(&memory, &request), None);
+        assert_eq!(facts.opposition(&memory, &request, Some("2".into())), None);
         assert!(facts.lookups.is_empty());
         assert!(!facts.needs_message());
     }

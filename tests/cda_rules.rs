@@ -756,6 +756,14 @@ fn flags_and_confidentiality() {
         &["DMP_OPPOSITION"],
         "excluded first",
     );
+    // but an event that disagrees with ORC-1 is rejected: `rejected` wins (README)
+    let inconsistent = set_field(&destdmp_n, "ORC", 1, "RO");
+    assert_outcome(
+        &convert(&inconsistent),
+        Outcome::Rejected,
+        &["EVENT_INCONSISTENT"],
+        "DESTDMP N with ORC-1 RO on a T02",
+    );
 }
 
 #[test]

@@ -122,3 +122,99 @@ fn a_released_document_s_mdm_carries_the_qualified_pid() {
     assert_eq!(msg.get("PID-32").unwrap().as_deref(), Some("QUAL"));
     assert_eq!(obx5_cda(&mdm), std::fs::read(&xml).unwrap());
 }
+
+/// The `[dmp]` defaults decide a flag the source did not send for the outcome and the report's
+/// metadata as for the artefacts (issues 4 and 6): a flagless document under `dest_dmp = false`
+/// is `excluded` (its MDM would say `DESTDMP` = `N`), and `masque_ps`/`invisible_patient`
+/// defaults are in `report.jsonl`'s confidentiality as in the MDM and METADATA.XML.
+#[test]
+fn the_dmp_flag_defaults_decide_the_outcome_and_the_metadata_as_the_artefacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(samples().join("mdm-t02-operative-pdf.hl7")).unwrap();
+    let flagless: String = sample
+        .split_inclusive('\r')
+        .filter(|seg| !seg.contains("^MetaDMPMSS|"))
+        .collect();
+    assert_ne!(flagless, sample);
+    let input = dir.path().join("flagless.hl7");
+    std::fs::write(&input, &flagless).unwrap();
+    let run = |name: &str, config: &str, file: &std::path::Path| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, config).unwrap();
+        let out = dir.path().join(name);
+        let status = bin()
+            .args(["convert", "--quiet", "--emit", "mdm,xdm", "--config"])
+            .arg(&path)
+            .arg("--out")
+            .arg(&out)
+            .arg(file)
+            .status()
+            .unwrap();
+        assert!(matches!(status.code(), Some(0 | 1)), "{status:?}");
+        let line = report(&out).remove(0);
+        (out, line)
+    };
+
+    // No DESTDMP sent, dest_dmp = false: not for the DMP, nothing emitted.
+    let (out, line) = run("nodest", "[dmp]\ndest_dmp = false\n", &input);
+    assert_eq!(line["outcome"], "excluded", "{line}");
+    assert_eq!(line["codes"], serde_json::json!(["DMP_OPPOSITION"]));
+    assert!(
+        !out.join("documents").exists()
+            || std::fs::read_dir(out.join("documents"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    // The sender's DESTDMP = Y wins over the default.
+    let (_, line) = run(
+        "sentdest",
+        "[dmp]\ndest_dmp = false\n",
+        &samples().join("mdm-t02-operative-pdf.hl7"),
+    );
+    assert_eq!(line["outcome"], "converted", "{line}");
+
+    // Visibility defaults: the report, the MDM and the XDM metadata agree.
+    let (out, line) = run(
+        "masked",
+        "[dmp]\nmasque_ps = true\ninvisible_patient = true\n",
+        &input,
+    );
+    assert_eq!(line["outcome"], "converted", "{line}");
+    assert_eq!(
+        line["metadata"]["confidentiality"],
+        serde_json::json!(["N", "MASQUE_PS", "INVISIBLE_PATIENT"])
+    );
+    let stem = out
+        .join(line["document"].as_str().unwrap())
+        .to_str()
+        .unwrap()
+        .strip_suffix(".xml")
+        .unwrap()
+        .to_owned();
+    let mdm = std::fs::read_to_string(format!("{stem}.mdm.hl7")).unwrap();
+    for (flag, value) in [
+        ("MASQUE_PS", "Y"),
+        ("INVISIBLE_PATIENT", "Y"),
+        ("DESTDMP", "Y"),
+    ] {
+        let seg = mdm
+            .split('\r')
+            .find(|s| s.contains(&format!("|{flag}^")))
+            .unwrap_or_else(|| panic!("{flag} in the MDM"));
+        assert!(seg.contains(&format!("||{value}^")), "{seg}");
+    }
+    let zip = std::fs::File::open(format!("{stem}.xdm.zip")).unwrap();
+    let mut zip = zip::ZipArchive::new(zip).unwrap();
+    let mut metadata = String::new();
+    zip.by_name("IHE_XDM/SUBSET01/METADATA.XML")
+        .unwrap()
+        .read_to_string(&mut metadata)
+        .unwrap();
+    for code in ["MASQUE_PS", "INVISIBLE_PATIENT"] {
+        assert!(
+            metadata.contains(&format!("\"{code}\"")),
+            "{code} in METADATA.XML"
+        );
+    }
+}

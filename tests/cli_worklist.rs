@@ -43,6 +43,15 @@ fn garnier_prov() -> String {
     pid_of("held-not-qualified-prov.hl7")
 }
 
+/// LE GOFF under the duplicate IPP 100099 that `adt-a40-merge.hl7` merges into 100002, with a
+/// provisional identity (PID-32 `PROV`).
+fn le_goff_prov_duplicate() -> String {
+    let pid = le_goff();
+    assert!(pid.ends_with("|N|QUAL"), "{pid}");
+    pid.replacen("100002^^^", "100099^^^", 1)
+        .replacen("|N|QUAL", "|N|PROV", 1)
+}
+
 /// ROUSSEAU, IPP 100007, qualified.
 fn rousseau() -> String {
     pid_of("adt-a28-opposition.hl7")
@@ -356,7 +365,9 @@ fn a_merge_moves_held_documents_to_the_surviving_patient() {
         let dir = tmp.path().join("out");
         // A document held under the duplicate IPP 100099, then a merge into 100002 whose
         // identity is not qualified yet: the document waits under 100002.
-        let dup = garnier_prov().replace("100009^^^", "100099^^^");
+        // (LE GOFF's own PID, provisional: a duplicate record of the same patient; another
+        // patient's PID would stay held, IDENTITY_CONFLICT.)
+        let dup = le_goff_prov_duplicate();
         let merge_prov = adt("adt-a40-merge.hl7", "M1", &[("N||QUAL", "N||PROV")]);
         run(
             mode,
@@ -568,7 +579,7 @@ fn everything() -> Vec<Vec<u8>> {
             "T02",
             "1.2.250.1.999.1.2.4504",
             None,
-            &garnier_prov().replace("100009^^^", "100099^^^"),
+            &le_goff_prov_duplicate(),
         ),
         adt("adt-a31-qualify.hl7", "E5", &[]),
         adt("adt-a40-merge.hl7", "E6", &[]),
@@ -869,5 +880,172 @@ fn a_release_for_a_patient_opposed_meanwhile_is_excluded() {
             ["1.2.250.1.999.1.2.4801.hl7", "1.2.250.1.999.1.2.4801.json"]
         );
         assert!(worklist(&dir, &[]).is_empty());
+    }
+}
+
+/// Another valid INS of a woman born in December 1999 (GARNIER's, order number 302).
+const OTHER_INS: &str = "299123523830246";
+
+/// GARNIER's provisional PID with edits, under IPP 100009 whose qualified identity the ADT
+/// `adt-a31-qualify.hl7` records.
+fn garnier_with(edits: &[(&str, &str)]) -> String {
+    let mut pid = garnier_prov();
+    for (from, to) in edits {
+        assert!(pid.contains(from), "no {from:?} in {pid}");
+        pid = pid.replacen(from, to, 1);
+    }
+    pid
+}
+
+/// The registry's identity stands in for PID's only where PID merely lacks something (not
+/// qualified yet, a trait or the INS missing) and contradicts nothing: never where PID says the
+/// INS must not be used (DOUT, FICT), nor for another INS, sex or birth date (issue 3). The
+/// same rule whether the document was held before the ADT (release) or arrives after it.
+#[test]
+fn the_recorded_identity_never_overrides_what_pid_says_against_it() {
+    const INS_REP: &str = "~299123523830147^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.8&ISO^INS";
+    // (document id suffix, PID edits, codes it keeps when it stays held; empty: released)
+    type Case = (
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+        Vec<&'static str>,
+    );
+    let table: [Case; 8] = [
+        ("01", vec![], vec![]),
+        ("02", vec![(INS_REP, "")], vec![]),
+        ("03", vec![("^OCÉANE LÉA^", "^^")], vec![]),
+        (
+            "04",
+            vec![("|N|PROV", "|N|QUAL~DOUT")],
+            vec!["IDENTITY_DOUBTFUL"],
+        ),
+        (
+            "05",
+            vec![("|N|PROV", "|N|PROV~FICT")],
+            vec!["IDENTITY_DOUBTFUL"],
+        ),
+        (
+            "06",
+            vec![("299123523830147", OTHER_INS)],
+            vec!["IDENTITY_CONFLICT"],
+        ),
+        (
+            "07",
+            vec![("|F|", "|M|")],
+            vec!["NIR_SEX_MISMATCH", "IDENTITY_CONFLICT"],
+        ),
+        (
+            "08",
+            vec![(INS_REP, ""), ("|F|", "|M|")],
+            vec!["IDENTITY_CONFLICT"],
+        ),
+    ];
+    let docs = |prefix: &str| -> Vec<Vec<u8>> {
+        table
+            .iter()
+            .map(|(n, edits, _)| {
+                doc(
+                    &format!("{prefix}{n}"),
+                    "T02",
+                    &format!("1.2.250.1.999.1.2.49{prefix}{n}"),
+                    None,
+                    &garnier_with(edits),
+                )
+            })
+            .collect()
+    };
+    let check = |mode: Mode, dir: &Path, lines: &[serde_json::Value]| {
+        for ((n, _, held), line) in table.iter().zip(lines) {
+            let (outcome, codes, warnings) = outcome(line);
+            if held.is_empty() {
+                assert_eq!(outcome, "converted", "{mode:?} {n}: {line}");
+                assert_eq!(warnings, ["IDENTITY_FROM_REGISTRY"], "{mode:?} {n}");
+                let xml = cda(dir, line);
+                assert!(xml.contains("299123523830147"), "the recorded INS: {n}");
+            } else {
+                assert_eq!(outcome, "held", "{mode:?} {n}: {line}");
+                for code in held {
+                    assert!(codes.contains(code), "{mode:?} {n}: {code} in {codes:?}");
+                }
+            }
+        }
+    };
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        // Held first (no identity recorded yet), then the qualifying ADT releases only those
+        // whose PID merely lacked something.
+        run(mode, &dir, &docs("1"), &[]);
+        assert!(report(&dir).iter().all(|l| l["outcome"] == "held"));
+        run(mode, &dir, &[adt("adt-a31-qualify.hl7", "Q1", &[])], &[]);
+        let lines = new_lines(&dir, table.len());
+        assert_eq!(outcome(&lines[0]).0, "recorded", "{mode:?}");
+        let releases = &lines[1..];
+        let releasable: Vec<_> = table.iter().filter(|(_, _, h)| h.is_empty()).collect();
+        assert_eq!(releases.len(), releasable.len(), "{mode:?}: {releases:#?}");
+        for (line, (n, _, _)) in releases.iter().zip(&releasable) {
+            assert_eq!(outcome(line).0, "converted", "{mode:?} {n}");
+            assert!(
+                line["document"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("491{n}.xml"))
+            );
+        }
+        let w = worklist(&dir, &[]);
+        assert_eq!(w[0]["count"], table.len() - releasable.len(), "{w:#?}");
+        // The same PIDs arriving after the ADT: the same decisions, at once.
+        let before = report(&dir).len();
+        run(mode, &dir, &docs("2"), &[]);
+        check(mode, &dir, &new_lines(&dir, before));
+    }
+}
+
+/// An opposition follows the patient's INS, not only the IPP it was recorded under: the DMP is
+/// keyed by INS (issue 10). A document naming only the INS, or the INS under another IPP, is
+/// excluded while the patient is opposed; `INO` lifts it for both.
+#[test]
+fn an_opposition_applies_to_the_patients_ins_under_any_ipp() {
+    const IPP_REP: &str = "100007^^^CHU-DEMO&1.2.250.1.999.1.1&ISO^PI~";
+    let ins_only = rousseau().replacen(IPP_REP, "", 1);
+    let other_ipp = rousseau().replacen("100007^^^", "555555^^^", 1);
+    assert_ne!(ins_only, rousseau());
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let msgs = vec![
+            adt("adt-a28-opposition.hl7", "O1", &[]),
+            doc("P1", "T02", "1.2.250.1.999.1.2.4401", None, &ins_only),
+            doc("P2", "T02", "1.2.250.1.999.1.2.4402", None, &other_ipp),
+            adt(
+                "adt-a28-opposition.hl7",
+                "O2",
+                &[
+                    ("ADT^A28^ADT_A05", "ADT^A31^ADT_A05"),
+                    ("|IO|20240316090000|", "|INO|20240323090000|"),
+                ],
+            ),
+            doc("P3", "T02", "1.2.250.1.999.1.2.4403", None, &ins_only),
+            doc("P4", "T02", "1.2.250.1.999.1.2.4404", None, &other_ipp),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+                ("excluded", vec!["DMP_OPPOSITION"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("converted", vec![], vec![]),
+                ("converted", vec![], vec![]),
+            ],
+            "{mode:?}"
+        );
+        assert_eq!(
+            files_in(&dir, "documents"),
+            ["1.2.250.1.999.1.2.4403.xml", "1.2.250.1.999.1.2.4404.xml"]
+        );
     }
 }

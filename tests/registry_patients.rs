@@ -413,3 +413,25 @@ fn merges_chain_and_refuse_cycles() {
     assert_eq!(r.surviving_ipp, "C");
     assert_eq!(reg.held_for_patient("C").unwrap().len(), 2);
 }
+
+#[test]
+fn an_opposition_is_found_by_the_ins_recorded_for_its_ipp() {
+    let (_dir, path, mut reg) = fresh_with_clock();
+    const INS: &str = "255069999999934"; // what `identity` records
+    assert!(!reg.is_opposed_by_ins(INS).unwrap(), "nothing recorded");
+    oppose(&mut reg, "IPP1", true, None, "zfa1");
+    assert!(
+        !reg.is_opposed_by_ins(INS).unwrap(),
+        "no identity recorded for IPP1: its INS is unknown"
+    );
+    identity(&mut reg, "IPP1", true, "adt1");
+    assert!(reg.is_opposed_by_ins(INS).unwrap());
+    assert!(!reg.is_opposed_by_ins("175112901912319").unwrap());
+    // Merged into another record: still found (both tables follow the merge).
+    merge(&mut reg, "IPP1", "IPP2", "a40").unwrap();
+    assert!(reg.is_opposed_by_ins(INS).unwrap());
+    // INO for the (surviving) IPP lifts it by INS too.
+    oppose(&mut reg, "IPP2", false, None, "zfa2");
+    assert!(!reg.is_opposed_by_ins(INS).unwrap());
+    assert_eq!(check_invariants(&path), Vec::<String>::new());
+}

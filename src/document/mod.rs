@@ -335,7 +335,12 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         };
     }
 
+    // `rejected` wins over `excluded` (README, "Reason codes"): an event that disagrees with
+    // ORC-1 or OBX-11 is reported even for a document not for the DMP.
     if parts.flags.excluded_from_dmp() {
+        if !findings.is_empty() {
+            return Err(findings);
+        }
         let path = parts.flags.dest_dmp_path.clone().unwrap_or_default();
         return Ok(Request::Excluded(Finding::new(
             ReasonCode::DmpOpposition,

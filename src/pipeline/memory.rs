@@ -30,8 +30,16 @@ impl<T: RegistryRead> Recall for T {
             .is_some())
     }
 
-    fn opposed(&self, ipp: &str) -> Result<bool, Unavailable> {
-        self.is_opposed(ipp).map_err(unavailable)
+    fn opposed(&self, ipp: Option<&str>, ins: Option<&str>) -> Result<bool, Unavailable> {
+        if let Some(ipp) = ipp
+            && self.is_opposed(ipp).map_err(unavailable)?
+        {
+            return Ok(true);
+        }
+        match ins {
+            Some(ins) => self.is_opposed_by_ins(ins).map_err(unavailable),
+            None => Ok(false),
+        }
     }
 
     fn identity(&self, ipp: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
@@ -102,10 +110,10 @@ impl<R: RegistryRead> Recall for MessageMemory<'_, R> {
         }
     }
 
-    fn opposed(&self, ipp: &str) -> Result<bool, Unavailable> {
-        match self.before.iter().find_map(|l| l.opposed_answer(ipp)) {
+    fn opposed(&self, ipp: Option<&str>, ins: Option<&str>) -> Result<bool, Unavailable> {
+        match self.before.iter().find_map(|l| l.opposed_answer(ipp, ins)) {
             Some(o) => Ok(o),
-            None => self.registry.opposed(ipp),
+            None => self.registry.opposed(ipp, ins),
         }
     }
 
@@ -127,7 +135,7 @@ impl Recall for Unreachable {
     fn known(&self, _: &str) -> Result<bool, Unavailable> {
         Err(Unavailable(self.0.clone()))
     }
-    fn opposed(&self, _: &str) -> Result<bool, Unavailable> {
+    fn opposed(&self, _: Option<&str>, _: Option<&str>) -> Result<bool, Unavailable> {
         Err(Unavailable(self.0.clone()))
     }
     fn identity(&self, _: &str) -> Result<Option<RecordedIdentity>, Unavailable> {

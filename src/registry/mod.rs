@@ -582,6 +582,12 @@ pub trait RegistryRead: sealed::Sealed {
         Ok(self.opposition(ipp)?.is_some_and(|o| o.opposed))
     }
 
+    /// Whether a patient whose latest ADT identity carries this INS is opposed to DMP feeding
+    /// now (whatever the IPP the asking document names).
+    fn is_opposed_by_ins(&self, ins: &str) -> Result<bool, RegistryError> {
+        snapshot(self.parts(), |db| db.opposed_by_ins(ins))
+    }
+
     /// The patient's latest recorded choice about DMP feeding.
     fn opposition(&self, ipp: &str) -> Result<Option<OppositionRow>, RegistryError> {
         snapshot(self.parts(), |db| db.opposition(ipp))

@@ -318,6 +318,19 @@ impl Db<'_> {
         self.opposition_exact(&ipp)
     }
 
+    /// Whether a patient whose latest ADT identity carries this INS is opposed to DMP feeding
+    /// (issue 10): the DMP is keyed by INS, so a document naming the INS under no IPP, or under
+    /// another IPP (another domain, a duplicate record), is the same patient's. The INS as the
+    /// patient administration system last sent it for the IPP (`patients.ins`, merges already
+    /// followed by both tables); an `INO` for that IPP lifts it.
+    pub(crate) fn opposed_by_ins(&self, ins: &str) -> Result<bool, RegistryError> {
+        let mut stmt = self.sql(self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM patients p JOIN oppositions o ON o.ipp = p.ipp
+                            WHERE p.ins = ?1 AND o.opposed = 1)",
+        ))?;
+        self.sql(stmt.query_row([ins], |r| r.get(0)))
+    }
+
     fn opposition_exact(&self, ipp: &str) -> Result<Option<OppositionRow>, RegistryError> {
         let mut stmt = self.sql(self.conn.prepare_cached(
             "SELECT ipp, opposed, since, source, message_hash, updated_at
