@@ -273,16 +273,29 @@ impl Config {
 /// The longest `oids.document_root`: root + `.` + 20 digits must fit 64 characters.
 pub const MAX_DOCUMENT_ROOT_LEN: usize = 64 - 21;
 
-/// True for a syntactically valid OID: digit groups separated by dots, no leading zeros.
+/// True for a syntactically valid OID, as the CDA XSD `oid` type and the StrucMin rule dtr1-10-II
+/// require (`[0-2](\.(0|[1-9][0-9]*))*`, schemas/ans-testcontenucda/infrastructure/cda/general/
+/// datatypes-base.xsd), plus the ITU-T X.660 rule that under the roots `0` and `1` the second arc
+/// is at most 39. At least two arcs, at most 64 characters (the DICOM / DMP bound).
 pub fn is_oid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.split('.').count() >= 2
-        && s.split('.').all(|arc| {
-            !arc.is_empty()
-                && arc.bytes().all(|b| b.is_ascii_digit())
-                && (arc == "0" || !arc.starts_with('0'))
-        })
+    let number = |arc: &str| {
+        !arc.is_empty()
+            && arc.bytes().all(|b| b.is_ascii_digit())
+            && (arc == "0" || !arc.starts_with('0'))
+    };
+    let mut arcs = s.split('.');
+    let (Some(first), Some(second)) = (arcs.next(), arcs.next()) else {
+        return false;
+    };
+    s.len() <= 64
+        && number(first)
+        && number(second)
+        && arcs.all(number)
+        && match first {
+            "0" | "1" => second.len() <= 2 && second.parse::<u8>().is_ok_and(|a| a <= 39),
+            "2" => true,
+            _ => false,
+        }
 }
 
 /// Lays `over` onto `base`: tables merge recursively, other values replace.
@@ -380,5 +393,14 @@ mod tests {
         assert!(!is_oid("1"));
         assert!(!is_oid("1..2"));
         assert!(!is_oid(""));
+        // X.660: the first arc is 0, 1 or 2; under 0 and 1 the second arc is at most 39
+        assert!(is_oid("2.16.840.1.113883"));
+        assert!(is_oid("2.999.1"));
+        assert!(is_oid("0.39"));
+        assert!(!is_oid("3.1.2.5"));
+        assert!(!is_oid("10.1"));
+        assert!(!is_oid("1.40.2"));
+        assert!(!is_oid("0.400"));
+        assert!(!is_oid("01.2"));
     }
 }

@@ -132,6 +132,13 @@ fn ids_versions_and_deletions() {
     let b = convert(&local).document.unwrap().metadata.unique_id;
     assert_eq!(a, b);
     assert!(a.starts_with("1.2.250.1.999.1.2.99."), "{a}");
+    // a TXA-12 that looks like an OID but is not one (X.660: first arc 0, 1 or 2; the CDA XSD
+    // `uid` pattern) is a local id too: derived, never written as the root
+    for not_oid in ["3.1.2.5", "1.40.2", "1.2.03"] {
+        let t = set_field(&sample_text(OPERATIVE), "TXA", 12, not_oid);
+        let id = convert(&t).document.unwrap().metadata.unique_id;
+        assert!(id.starts_with("1.2.250.1.999.1.2.99."), "{not_oid} gave {id}");
+    }
     // no TXA-12 and no OBR-3: derived from MSH-10
     let none = set_field(&sample_text(OPERATIVE), "TXA", 12, "");
     let c = convert(&none).document.unwrap().metadata.unique_id;
