@@ -137,7 +137,10 @@ fn ids_versions_and_deletions() {
     for not_oid in ["3.1.2.5", "1.40.2", "1.2.03"] {
         let t = set_field(&sample_text(OPERATIVE), "TXA", 12, not_oid);
         let id = convert(&t).document.unwrap().metadata.unique_id;
-        assert!(id.starts_with("1.2.250.1.999.1.2.99."), "{not_oid} gave {id}");
+        assert!(
+            id.starts_with("1.2.250.1.999.1.2.99."),
+            "{not_oid} gave {id}"
+        );
     }
     // no TXA-12 and no OBR-3: derived from MSH-10
     let none = set_field(&sample_text(OPERATIVE), "TXA", 12, "");
