@@ -70,6 +70,15 @@ pub fn set_field(text: &str, seg: &str, n: usize, value: &str) -> String {
     lines.join("\r")
 }
 
+/// The received radiology CDA (versionNumber 1, no setId, no relatedDocument) sent as a
+/// replacement (T10 / ORC RO / OBX-11 C) of `…8000`.
+pub fn received_replacement() -> String {
+    let text = sample_text("mdm-t02-radiology-cda.hl7");
+    let t10 = set_field(&text, "MSH", 9, "MDM^T10^MDM_T02");
+    let t10 = set_field(&set_field(&t10, "ORC", 1, "RO"), "OBX", 11, "C");
+    set_field(&t10, "TXA", 13, "1.2.250.1.999.1.2.8000")
+}
+
 /// Removes every segment whose line starts with `prefix`.
 pub fn drop_segments(text: &str, prefix: &str) -> String {
     text.split('\r')
