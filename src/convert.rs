@@ -611,7 +611,7 @@ fn received_document(
         received.confidentiality.trim()
     };
     let unique_id = received.id.unique_id();
-    // The set header (README « Documents received already built »): a CDA that carries its
+    // The set header (README « The CDA documents »): a CDA that carries its
     // setId keeps it, and its versionNumber (dmpfeed's version when it has none). Without a
     // setId, dmpfeed writes the set header it writes in its own CDAs (CI-SIS makes setId and
     // versionNumber mandatory): a new document's set is its own id, version 1 unless the CDA
