@@ -178,13 +178,21 @@ impl Config {
         if o.name.trim().is_empty() {
             return Err("organisation.name: must not be empty".into());
         }
+        if !is_cisis_telecom(&o.telecom) {
+            return Err(format!(
+                "organisation.telecom: {:?} is not a CI-SIS telecom address (prefix:value with \
+                 prefix {}, e.g. \"tel:+33100000000\"; empty for none)",
+                o.telecom,
+                TELECOM_SCHEMES.join(", ")
+            ));
+        }
         for (key, oid) in [
             ("oids.document_root", &self.oids.document_root),
             ("oids.ipp_root", &self.oids.ipp_root),
         ] {
             if !is_oid(oid) {
                 return Err(format!(
-                    "{key}: {oid:?} is not an OID (digits separated by dots)"
+                    "{key}: {oid:?} is not an OID (digits separated by dots, first arc 0, 1 or 2)"
                 ));
             }
         }
@@ -199,13 +207,11 @@ impl Config {
         }
         let d = &self.document;
         if let Some(a) = &d.default_author {
-            if a.id.is_empty()
-                || a.id.len() > 20
-                || !a.id.bytes().all(|b| b.is_ascii_alphanumeric())
-            {
+            if !is_idnps(&a.id) {
                 return Err(format!(
                     "document.default_author.id: {:?} is not a national health professional \
-                     identifier (1 to 20 letters or digits, e.g. 8 + RPPS)",
+                     identifier (IDNPS: \"8\" + the 11-digit RPPS, or \"0\" + the 9-character \
+                     ADELI)",
                     a.id
                 ));
             }
@@ -273,16 +279,59 @@ impl Config {
 /// The longest `oids.document_root`: root + `.` + 20 digits must fit 64 characters.
 pub const MAX_DOCUMENT_ROOT_LEN: usize = 64 - 21;
 
-/// True for a syntactically valid OID: digit groups separated by dots, no leading zeros.
+/// True for a syntactically valid OID, as the CDA XSD `oid` type and the StrucMin rule dtr1-10-II
+/// require (`[0-2](\.(0|[1-9][0-9]*))*`, schemas/ans-testcontenucda/infrastructure/cda/general/
+/// datatypes-base.xsd), plus the ITU-T X.660 rule that under the roots `0` and `1` the second arc
+/// is at most 39. At least two arcs, at most 64 characters (the DICOM / DMP bound).
 pub fn is_oid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.split('.').count() >= 2
-        && s.split('.').all(|arc| {
-            !arc.is_empty()
-                && arc.bytes().all(|b| b.is_ascii_digit())
-                && (arc == "0" || !arc.starts_with('0'))
+    let number = |arc: &str| {
+        !arc.is_empty()
+            && arc.bytes().all(|b| b.is_ascii_digit())
+            && (arc == "0" || !arc.starts_with('0'))
+    };
+    let mut arcs = s.split('.');
+    let (Some(first), Some(second)) = (arcs.next(), arcs.next()) else {
+        return false;
+    };
+    s.len() <= 64
+        && number(first)
+        && number(second)
+        && arcs.all(number)
+        && match first {
+            "0" | "1" => second.len() <= 2 && second.parse::<u8>().is_ok_and(|a| a <= 39),
+            "2" => true,
+            _ => false,
+        }
+}
+
+/// The schemes of a telecom address the CI-SIS accepts: « préfixe:chaîne (avec préfixe = tel, fax,
+/// mailto, http, ftp ou mllp) » (StrucMin rule CI-SISTelecom, template 1.2.250.1.213.1.1.1.1.10.19,
+/// schemas/ans-testcontenucda/schematrons/profils/structurationMinimale/include/). `https` is
+/// not among them.
+pub const TELECOM_SCHEMES: [&str; 6] = ["tel", "fax", "mailto", "http", "ftp", "mllp"];
+
+/// True for a telecom the CDA can carry as `telecom/@value`: empty (no telecom written), or one
+/// of [`TELECOM_SCHEMES`], a colon and a non-empty value, with no white space or control
+/// character (the value must also be an `xs:anyURI`).
+pub fn is_cisis_telecom(s: &str) -> bool {
+    s.is_empty()
+        || s.split_once(':').is_some_and(|(scheme, value)| {
+            TELECOM_SCHEMES.contains(&scheme)
+                && !value.is_empty()
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
         })
+}
+
+/// True for a national health professional identifier (IDNPS) in one of the two forms dmpfeed
+/// writes under OID 1.2.250.1.71.4.2.1 (see `document::person`): `8` + the 11-digit RPPS number
+/// (CI-SIS example `801234567897`), or `0` + the 9-character ADELI number (the ANS annuaire's
+/// identifier types: 8 = RPPS, 0 = ADELI).
+pub fn is_idnps(s: &str) -> bool {
+    match s.as_bytes() {
+        [b'8', rpps @ ..] => rpps.len() == 11 && rpps.iter().all(u8::is_ascii_digit),
+        [b'0', adeli @ ..] => adeli.len() == 9 && adeli.iter().all(u8::is_ascii_alphanumeric),
+        _ => false,
+    }
 }
 
 /// Lays `over` onto `base`: tables merge recursively, other values replace.
@@ -338,6 +387,12 @@ mod tests {
         long_document_root: "[oids]\ndocument_root = \"1.2.250.1.999.1.2.99.1.2.3.4.5.6.7.8.9.10.11.12\"\n" => "oids.document_root";
         default_author_without_family: "[document.default_author]\nid = \"810000100015\"\nfamily = \" \"\n" => "document.default_author.family";
         default_author_bad_id: "[document.default_author]\nid = \"8 1\"\nfamily = \"MARTIN\"\n" => "document.default_author.id";
+        default_author_id_not_idnps: "[document.default_author]\nid = \"x\"\nfamily = \"MARTIN\"\n" => "document.default_author.id";
+        default_author_bare_rpps: "[document.default_author]\nid = \"10000100015\"\nfamily = \"MARTIN\"\n" => "document.default_author.id";
+        telecom_without_scheme: "[organisation]\ntelecom = \"0102030405\"\n" => "organisation.telecom";
+        telecom_https: "[organisation]\ntelecom = \"https://chu.example\"\n" => "organisation.telecom";
+        telecom_empty_value: "[organisation]\ntelecom = \"tel:\"\n" => "organisation.telecom";
+        telecom_with_spaces: "[organisation]\ntelecom = \"tel:01 02 03 04 05\"\n" => "organisation.telecom";
         default_author_bad_specialty: "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\nspecialty = \"XX\"\n" => "document.default_author.specialty";
         default_author_unknown_key: "[document.default_author]\nid = \"810000100015\"\nfamily = \"MARTIN\"\nrpps = \"1\"\n" => "rpps";
         zero_limit: "[limits]\nmax_message_bytes = 0\n" => "limits.max_message_bytes";
@@ -374,11 +429,60 @@ mod tests {
     }
 
     #[test]
+    fn telecoms_and_idnps() {
+        for ok in [
+            "",
+            "tel:+33100000000",
+            "fax:+33100000001",
+            "mailto:secretariat@chu.example",
+            "http://chu.example",
+            "ftp://chu.example/x",
+            "mllp://10.0.0.1:2575",
+        ] {
+            assert!(is_cisis_telecom(ok), "{ok}");
+            Config::from_toml(&format!("[organisation]\ntelecom = {ok:?}\n"), "t").unwrap();
+        }
+        for bad in [
+            "0102030405",
+            "TEL:+33",
+            "https://x",
+            "tel:",
+            ":x",
+            "tel:1\n2",
+        ] {
+            assert!(!is_cisis_telecom(bad), "{bad}");
+        }
+        for ok in ["810000100015", "801234567897", "0691234567", "02A1234567"] {
+            assert!(is_idnps(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "x",
+            "8",
+            "81000010001",
+            "8100001000155",
+            "8A0000100015",
+            "3990000010/1",
+        ] {
+            assert!(!is_idnps(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn oids() {
         assert!(is_oid("1.2.250.1.213.1.4.8"));
         assert!(!is_oid("1.2.250.01"));
         assert!(!is_oid("1"));
         assert!(!is_oid("1..2"));
         assert!(!is_oid(""));
+        // X.660: the first arc is 0, 1 or 2; under 0 and 1 the second arc is at most 39
+        assert!(is_oid("2.16.840.1.113883"));
+        assert!(is_oid("2.999.1"));
+        assert!(is_oid("0.39"));
+        assert!(!is_oid("3.1.2.5"));
+        assert!(!is_oid("10.1"));
+        assert!(!is_oid("1.40.2"));
+        assert!(!is_oid("0.400"));
+        assert!(!is_oid("01.2"));
     }
 }

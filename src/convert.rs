@@ -717,18 +717,37 @@ fn received_document(
         received.confidentiality.trim()
     };
     let unique_id = received.id.unique_id();
-    // Without its own setId, a replacement's set is the replaced document's (TXA-13), a new
-    // document's its own id; the CDA gets them written in (CI-SIS makes both mandatory).
-    let set_id = match (&received.set_id, &doc.parent_id) {
-        (Some(s), _) => s.clone(),
-        (None, Some(_)) => cda::received::InstanceId {
-            root: doc.set_id.clone(),
-            extension: String::new(),
-        },
-        (None, None) => received.id.clone(),
+    // The set header (README « The CDA documents »): a CDA that carries its
+    // setId keeps it, and its versionNumber (dmpfeed's version when it has none). Without a
+    // setId, dmpfeed writes the set header it writes in its own CDAs (CI-SIS makes setId and
+    // versionNumber mandatory): a new document's set is its own id, version 1 unless the CDA
+    // says another; a replacement's is the replaced document's (TXA-13 / OBR-3, from the
+    // registry), at dmpfeed's version of the chain (a versionNumber received is replaced), with
+    // a relatedDocument RPLC naming the replaced document when the CDA has none. The report's
+    // metadata is what the CDA then says.
+    let (set_id, version, replaces) = match (&received.set_id, &doc.parent_id) {
+        (Some(s), _) => (s.clone(), received.version.unwrap_or(doc.version), None),
+        (None, Some(parent)) => {
+            let set_id = cda::received::InstanceId {
+                root: doc.set_id.clone(),
+                extension: String::new(),
+            };
+            (set_id, doc.version, Some(parent.as_str()))
+        }
+        (None, None) => (
+            received.id.clone(),
+            received.version.unwrap_or(doc.version),
+            None,
+        ),
     };
-    let version = received.version.unwrap_or(doc.version);
-    let xml = received.with_set_id_and_version(doc.xml, &set_id, version);
+    let xml = received.with_set_header(
+        doc.xml,
+        cda::received::SetHeader {
+            set_id: &set_id,
+            version,
+            replaces,
+        },
+    );
     let set_id = set_id.unique_id();
     let metadata = DocumentMetadata {
         type_code: doc_type.code.to_owned(),

@@ -273,6 +273,8 @@ impl Facts {
         kind: MessageKind,
         request: &mut Request<'_>,
     ) -> Option<Finding> {
+        // A CDA received with its own setId keeps it (convert.rs `received_document`).
+        let received = matches!(request, Request::Received(_));
         let (id, parent, set_id, version) = match request {
             Request::Document(d) => {
                 let d = &mut **d;
@@ -313,10 +315,19 @@ impl Facts {
             Finding::new(
                 ReasonCode::ReplacedDocumentUnknown,
                 parent_path(kind),
-                format!(
-                    "the replaced document was never converted here: setId from its id, version {}",
-                    place.version
-                ),
+                if received {
+                    format!(
+                        "the replaced document was never converted here: the CDA received keeps \
+                         its own setId and versionNumber, or, without a setId, gets the replaced \
+                         document's id as setId and version {}",
+                        place.version
+                    )
+                } else {
+                    format!(
+                        "the replaced document was never converted here: setId from its id, version {}",
+                        place.version
+                    )
+                },
             )
         })
     }

@@ -132,6 +132,16 @@ fn ids_versions_and_deletions() {
     let b = convert(&local).document.unwrap().metadata.unique_id;
     assert_eq!(a, b);
     assert!(a.starts_with("1.2.250.1.999.1.2.99."), "{a}");
+    // a TXA-12 that looks like an OID but is not one (X.660: first arc 0, 1 or 2; the CDA XSD
+    // `uid` pattern) is a local id too: derived, never written as the root
+    for not_oid in ["3.1.2.5", "1.40.2", "1.2.03"] {
+        let t = set_field(&sample_text(OPERATIVE), "TXA", 12, not_oid);
+        let id = convert(&t).document.unwrap().metadata.unique_id;
+        assert!(
+            id.starts_with("1.2.250.1.999.1.2.99."),
+            "{not_oid} gave {id}"
+        );
+    }
     // no TXA-12 and no OBR-3: derived from MSH-10
     let none = set_field(&sample_text(OPERATIVE), "TXA", 12, "");
     let c = convert(&none).document.unwrap().metadata.unique_id;
@@ -915,6 +925,75 @@ fn received_cda_is_passed_on_after_its_patient_is_checked() {
         &["DOCUMENT_IDENTITY_MISMATCH"],
         "other IPP",
     );
+}
+
+/// A replacement received without setId gets the set header dmpfeed writes in its own CDAs, and
+/// the report says what the CDA says (audit 4-6, gap 5).
+#[test]
+fn a_received_replacement_without_set_id_is_completed_consistently() {
+    let c = convert(&received_replacement());
+    assert_outcome(&c, Outcome::Converted, &[], "received T10");
+    let d = c.document.unwrap();
+    let m = &d.metadata;
+    assert_eq!(
+        (m.unique_id.as_str(), m.set_id.as_str(), m.version),
+        ("1.2.250.1.999.1.2.8001", "1.2.250.1.999.1.2.8000", 2)
+    );
+    let cda = String::from_utf8(d.cda).unwrap();
+    assert!(
+        cda.contains("<setId root=\"1.2.250.1.999.1.2.8000\"/>"),
+        "{cda}"
+    );
+    assert_eq!(cda.matches("<versionNumber").count(), 1);
+    assert!(cda.contains("<versionNumber value=\"2\"/>"), "{cda}");
+    let rplc = "<relatedDocument typeCode=\"RPLC\"><parentDocument>\
+                <id root=\"1.2.250.1.999.1.2.8000\"/></parentDocument></relatedDocument>";
+    let at = cda
+        .find(rplc)
+        .expect("an RPLC naming the replaced document");
+    let next = ["<authorization", "<componentOf", "<component>"]
+        .iter()
+        .filter_map(|e| cda.find(e))
+        .min()
+        .unwrap();
+    assert!(
+        at < next && cda[..at].contains("</documentationOf>"),
+        "in header order"
+    );
+    // through the binary, with its registry: the parent is unknown there, and the warning, the
+    // report and the CDA written say the same version
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("t10.hl7");
+    std::fs::write(&input, received_replacement()).unwrap();
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_dmpfeed"))
+        .args(["convert", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report = std::fs::read_to_string(out.join("report.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(report.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        line["warnings"],
+        serde_json::json!(["REPLACED_DOCUMENT_UNKNOWN"])
+    );
+    assert!(
+        line["detail"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("gets the replaced document's id as setId and version 2"),
+        "{line}"
+    );
+    assert_eq!(line["metadata"]["version"], 2);
+    assert_eq!(line["metadata"]["setId"], "1.2.250.1.999.1.2.8000");
+    let written = std::fs::read_to_string(out.join(line["document"].as_str().unwrap())).unwrap();
+    assert!(written.contains("<versionNumber value=\"2\"/>") && written.contains(rplc));
+    // the same CDA in a new document (T02) keeps its version 1 and gets no RPLC
+    let t02 = convert(&sample_text("mdm-t02-radiology-cda.hl7"));
+    let cda = String::from_utf8(t02.document.unwrap().cda).unwrap();
+    assert!(cda.contains("<versionNumber value=\"1\"/>") && !cda.contains("RPLC"));
 }
 
 const ANS: &str = "Vague 2/Trans_Doc-CDA-HL7V2/TRANSMISSION_DOCS_CDA_EN_HL7V2_V2.1/MDM/";

@@ -89,6 +89,13 @@ fn every_written_cda_passes_the_ans_validator() {
         "received-radiology-cda".into(),
         received.document.unwrap().cda,
     ));
+    // the same CDA as a replacement: setId, versionNumber and relatedDocument written in
+    let replacement = convert_raw(received_replacement().as_bytes(), &config);
+    assert_eq!(replacement.outcome, Outcome::Converted);
+    docs.push((
+        "received-replacement-cda".into(),
+        replacement.document.unwrap().cda,
+    ));
     for (name, text) in variants() {
         let c = convert_raw(text.as_bytes(), &config);
         assert_eq!(c.outcome, Outcome::Converted, "{name}: {:?}", c.findings);
@@ -104,9 +111,11 @@ fn every_written_cda_passes_the_ans_validator() {
     // the received CDA's own content (the ANS example's) may draw closed-template warnings
     let received: Vec<_> = files
         .iter()
-        .filter(|f| f.ends_with("received-radiology-cda.xml"))
+        .filter(|f| {
+            f.ends_with("received-radiology-cda.xml") || f.ends_with("received-replacement-cda.xml")
+        })
         .cloned()
         .collect();
-    assert_eq!(received.len(), 1);
+    assert_eq!(received.len(), 2);
     validate_cda_with_warnings_allowed(&files, &received);
 }

@@ -1,5 +1,6 @@
 //! A CDA received already built by the DPI (`^text^XML^Base64^…`, the CI-SIS volet's own way):
-//! it is passed on unchanged, so dmpfeed only reads what it must check and report — the header
+//! it is passed on unchanged but for the set header it lacks ([`ReceivedCda::with_set_header`]),
+//! so dmpfeed only reads what it must check and report — the header
 //! items of the XDS metadata and the patient ids of `recordTarget/patientRole` — with quick-xml,
 //! without building a tree and without expanding any entity.
 //!
@@ -120,8 +121,9 @@ pub struct ReceivedCda {
     pub facility_type: Option<HeaderCode>,
     /// `relatedDocument/parentDocument/id`: the document this one replaces.
     pub parent_id: Option<InstanceId>,
-    /// Where a missing `setId` / `versionNumber` goes (CDA R2 header order: after
-    /// `languageCode`, else `confidentialityCode`; a `versionNumber` after `setId`), with the
+    /// Where a missing `setId` / `versionNumber` / `relatedDocument` goes (CDA R2 header order:
+    /// after `languageCode`, else `confidentialityCode`; a `versionNumber` after `setId`; a
+    /// `relatedDocument` before `authorization`, `componentOf` and `component`), with the
     /// namespace prefix the header's elements use.
     anchor: Option<Anchor>,
 }
@@ -132,8 +134,24 @@ struct Anchor {
     before_set_id: Option<usize>,
     /// Byte offset just after `setId`.
     after_set_id: Option<usize>,
+    /// Byte range of `versionNumber`.
+    version: Option<(usize, usize)>,
+    /// Byte offset of the first `authorization`, `componentOf` or `component`.
+    before_related: Option<usize>,
     /// `""` or `"hl7:"`.
     prefix: String,
+}
+
+/// The set header a received CDA is to carry (see [`ReceivedCda::with_set_header`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SetHeader<'a> {
+    /// Written when the CDA has no `setId`.
+    pub set_id: &'a InstanceId,
+    /// The `versionNumber` value: written when missing, replacing a different one.
+    pub version: u32,
+    /// The document this one replaces: a `relatedDocument` RPLC naming it is written when the
+    /// CDA has none.
+    pub replaces: Option<&'a str>,
 }
 
 /// Where the text being read goes (the element whose text it is was opened at `depth`).
@@ -164,6 +182,7 @@ impl ReceivedCda {
         // The text being collected, and the depth of the element that holds it.
         let mut capture: Option<(Capture, usize)> = None;
         loop {
+            let start = reader.buffer_position() as usize;
             let event = reader.read_event_into(&mut buf).map_err(|e| {
                 format!(
                     "not well-formed XML at byte {}: {e}",
@@ -182,6 +201,9 @@ impl ReceivedCda {
                     if capture.is_none() {
                         capture = out.capture(&path, &e).map(|c| (c, path.len()));
                     }
+                    if path.len() == 1 {
+                        out.mark_start(e.name().as_ref(), start);
+                    }
                     path.push(e.local_name().as_ref().to_owned());
                 }
                 Event::Empty(e) => {
@@ -190,6 +212,7 @@ impl ReceivedCda {
                     }
                     out.element(&path, &e)?;
                     if path.len() == 1 {
+                        out.mark_start(e.name().as_ref(), start);
                         out.mark(e.name().as_ref(), reader.buffer_position() as usize);
                     }
                 }
@@ -297,6 +320,19 @@ impl ReceivedCda {
         ins_ok && ipp_ok && named
     }
 
+    /// Notes where a header element of ClinicalDocument starts (`qname` with its prefix).
+    fn mark_start(&mut self, qname: &str, start: usize) {
+        let local = qname.rsplit(':').next().unwrap_or(qname);
+        let anchor = self.anchor.get_or_insert_with(Anchor::default);
+        match local {
+            "versionNumber" => anchor.version = Some((start, start)),
+            "authorization" | "componentOf" | "component" if anchor.before_related.is_none() => {
+                anchor.before_related = Some(start)
+            }
+            _ => {}
+        }
+    }
+
     /// Notes where a header element of ClinicalDocument ends (`qname` with its prefix).
     fn mark(&mut self, qname: &str, end: usize) {
         let (prefix, local) = match qname.find(':') {
@@ -310,51 +346,83 @@ impl ReceivedCda {
                 anchor.before_set_id = Some(end)
             }
             "setId" => anchor.after_set_id = Some(end),
+            "versionNumber" => {
+                if let Some(v) = &mut anchor.version {
+                    v.1 = end;
+                }
+                return;
+            }
             _ => return,
         }
         anchor.prefix = prefix.to_owned();
     }
 
-    /// The document with the `setId` and `versionNumber` it lacks added at their place in the
-    /// header (CI-SIS structuration minimale makes both mandatory; some DPIs omit them, as the
-    /// ANS example CR_Radio_CDAN1_v1 does). Nothing else is touched; a document that has both
-    /// is returned as it is.
-    pub fn with_set_id_and_version(
-        &self,
-        xml: Vec<u8>,
-        set_id: &InstanceId,
-        version: u32,
-    ) -> Vec<u8> {
+    /// The document with the set header `want` asks for: the `setId` it lacks, its
+    /// `versionNumber` (added, or replaced when it says another version) and, for a replacement,
+    /// the `relatedDocument` RPLC it lacks, each at its place in the header (CI-SIS structuration
+    /// minimale makes `setId` and `versionNumber` mandatory; some DPIs omit them, as the ANS
+    /// example CR_Radio_CDAN1_v1 does). Nothing else is touched; a document that already says
+    /// all of it is returned as it is.
+    pub fn with_set_header(&self, xml: Vec<u8>, want: SetHeader<'_>) -> Vec<u8> {
         let Some(anchor) = &self.anchor else {
             return xml;
         };
         let p = &anchor.prefix;
-        let version_el = format!("<{p}versionNumber value=\"{version}\"/>");
-        let (at, insert) = match (&self.set_id, self.version, anchor.after_set_id) {
-            (None, _, _) => match anchor.before_set_id {
-                Some(at) => {
-                    let attr = |v: &str| {
-                        quick_xml::escape::escape(crate::cda::xml::xml_safe(v)).into_owned()
-                    };
-                    let mut el = format!("<{p}setId root=\"{}\"", attr(&set_id.root));
-                    if !set_id.extension.is_empty() {
-                        el.push_str(&format!(" extension=\"{}\"", attr(&set_id.extension)));
-                    }
-                    el.push_str("/>");
-                    if self.version.is_none() {
-                        el.push_str(&version_el);
-                    }
-                    (at, el)
-                }
-                None => return xml,
-            },
-            (Some(_), None, Some(at)) => (at, version_el),
-            _ => return xml,
-        };
-        let mut out = Vec::with_capacity(xml.len() + insert.len());
-        out.extend_from_slice(&xml[..at]);
-        out.extend_from_slice(insert.as_bytes());
-        out.extend_from_slice(&xml[at..]);
+        let attr = |v: &str| quick_xml::escape::escape(crate::cda::xml::xml_safe(v)).into_owned();
+        // (start, end, replacement), in document order.
+        let mut edits: Vec<(usize, usize, String)> = Vec::new();
+        let version_el = format!("<{p}versionNumber value=\"{}\"/>", want.version);
+        let mut set_id_at = anchor.after_set_id;
+        if self.set_id.is_none() {
+            let Some(at) = anchor.before_set_id else {
+                return xml;
+            };
+            let id = &want.set_id;
+            let mut el = format!("<{p}setId root=\"{}\"", attr(&id.root));
+            if !id.extension.is_empty() {
+                el.push_str(&format!(" extension=\"{}\"", attr(&id.extension)));
+            }
+            el.push_str("/>");
+            edits.push((at, at, el));
+            set_id_at = Some(at);
+        }
+        match (self.version, anchor.version, set_id_at) {
+            (Some(v), _, _) if v == want.version => {}
+            (_, Some((start, end)), _) if start < end => edits.push((start, end, version_el)),
+            (_, None, Some(at)) => edits.push((at, at, version_el)),
+            _ => {}
+        }
+        if let (Some(parent), None, Some(at)) =
+            (want.replaces, &self.parent_id, anchor.before_related)
+        {
+            edits.push((
+                at,
+                at,
+                format!(
+                    "<{p}relatedDocument typeCode=\"RPLC\"><{p}parentDocument><{p}id root=\"{}\"/>\
+                     </{p}parentDocument></{p}relatedDocument>",
+                    attr(parent)
+                ),
+            ));
+        }
+        if edits.is_empty() {
+            return xml;
+        }
+        // Stable: at one offset, setId goes before versionNumber.
+        edits.sort_by_key(|e| e.0);
+        let mut out =
+            Vec::with_capacity(xml.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
+        let mut from = 0;
+        for (start, end, insert) in edits {
+            // The edits never overlap (each is at the edge of a different header element).
+            let Some(kept) = xml.get(from..start) else {
+                return xml;
+            };
+            out.extend_from_slice(kept);
+            out.extend_from_slice(insert.as_bytes());
+            from = end;
+        }
+        out.extend_from_slice(&xml[from..]);
         out
     }
 
@@ -615,9 +683,24 @@ mod tests {
     }
 
     fn completed(xml: &str, set_id: &InstanceId, version: u32) -> String {
+        completed_replacing(xml, set_id, version, None)
+    }
+
+    fn completed_replacing(
+        xml: &str,
+        set_id: &InstanceId,
+        version: u32,
+        replaces: Option<&str>,
+    ) -> String {
         let r = ReceivedCda::read(xml.as_bytes()).unwrap();
-        let out = r.with_set_id_and_version(xml.as_bytes().to_vec(), set_id, version);
+        let want = SetHeader {
+            set_id,
+            version,
+            replaces,
+        };
+        let out = r.with_set_header(xml.as_bytes().to_vec(), want);
         let again = ReceivedCda::read(&out).expect("still well-formed");
+        assert_eq!(again.version, Some(version));
         assert_eq!(
             again.set_id.as_ref(),
             Some(set_id)
@@ -678,10 +761,61 @@ mod tests {
             extension: String::new(),
         };
         let r = ReceivedCda::read(CDA.as_bytes()).unwrap();
+        let want = SetHeader {
+            set_id: &set,
+            version: 2,
+            replaces: None,
+        };
         assert_eq!(
-            r.with_set_id_and_version(CDA.as_bytes().to_vec(), &set, 7),
+            r.with_set_header(CDA.as_bytes().to_vec(), want),
             CDA.as_bytes()
         );
+    }
+
+    /// A replacement received without a setId gets dmpfeed's set header: the replaced
+    /// document's set, dmpfeed's version (replacing the one received) and an RPLC, in the CDA R2
+    /// header order.
+    #[test]
+    fn a_replacement_without_set_id_gets_the_whole_set_header() {
+        let xml = CDA
+            .replace("  <setId root=\"1.2.3.3\"/>\n", "")
+            .replace(
+                "<versionNumber value=\"2\"/>",
+                "<versionNumber value=\"1\"></versionNumber>",
+            )
+            .replace("  <component>", "  <componentOf/>\n  <component>");
+        let set = InstanceId {
+            root: "1.2.3.2".into(),
+            extension: String::new(),
+        };
+        let out = completed_replacing(&xml, &set, 3, Some("1.2.3.2"));
+        assert!(
+            out.contains(
+                "<confidentialityCode code=\"N\"/><setId root=\"1.2.3.2\"/>\n  \
+                 <versionNumber value=\"3\"/>\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "<relatedDocument typeCode=\"RPLC\"><parentDocument><id root=\"1.2.3.2\"/>\
+                 </parentDocument></relatedDocument><componentOf/>"
+            ),
+            "{out}"
+        );
+        let r = ReceivedCda::read(out.as_bytes()).unwrap();
+        assert_eq!(r.parent_id.map(|p| p.root), Some("1.2.3.2".to_owned()));
+        // a relatedDocument received is kept as it is, and an unreadable version replaced
+        let own = xml
+            .replace("value=\"1\"></versionNumber>", "nullFlavor=\"UNK\"/>")
+            .replace(
+                "<componentOf/>",
+                "<relatedDocument typeCode=\"RPLC\"><parentDocument><id root=\"1.2.3.1\"/></parentDocument></relatedDocument><componentOf/>",
+            );
+        let out = completed_replacing(&own, &set, 2, Some("1.2.3.2"));
+        assert_eq!(out.matches("relatedDocument typeCode").count(), 1, "{out}");
+        assert_eq!(out.matches("versionNumber").count(), 1, "{out}");
+        assert!(out.contains("<versionNumber value=\"2\"/>"), "{out}");
     }
 
     fn patient(ins: &str, ipp: Option<(&str, Option<&str>)>) -> Patient<'static> {

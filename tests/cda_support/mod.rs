@@ -70,6 +70,15 @@ pub fn set_field(text: &str, seg: &str, n: usize, value: &str) -> String {
     lines.join("\r")
 }
 
+/// The received radiology CDA (versionNumber 1, no setId, no relatedDocument) sent as a
+/// replacement (T10 / ORC RO / OBX-11 C) of `…8000`.
+pub fn received_replacement() -> String {
+    let text = sample_text("mdm-t02-radiology-cda.hl7");
+    let t10 = set_field(&text, "MSH", 9, "MDM^T10^MDM_T02");
+    let t10 = set_field(&set_field(&t10, "ORC", 1, "RO"), "OBX", 11, "C");
+    set_field(&t10, "TXA", 13, "1.2.250.1.999.1.2.8000")
+}
+
 /// Removes every segment whose line starts with `prefix`.
 pub fn drop_segments(text: &str, prefix: &str) -> String {
     text.split('\r')
@@ -92,8 +101,20 @@ pub fn sample_text(name: &str) -> String {
 /// Every converted document of the samples, with a name for its file: the sample name, and
 /// `.N` for the N-th message of a file that holds several.
 pub fn converted_samples(config: &Config) -> Vec<(String, Conversion)> {
+    conversions_of(CONVERTED_SAMPLES, config)
+}
+
+/// [`converted_samples`] and the received CDAs as dmpfeed passes them on
+/// ([`PASSED_ON_SAMPLES`]): every sample with an expected CDA in `samples/expected/`.
+pub fn golden_samples(config: &Config) -> Vec<(String, Conversion)> {
+    let mut out = converted_samples(config);
+    out.extend(conversions_of(PASSED_ON_SAMPLES, config));
+    out
+}
+
+fn conversions_of(files: &[&str], config: &Config) -> Vec<(String, Conversion)> {
     let mut out = Vec::new();
-    for file in CONVERTED_SAMPLES {
+    for file in files {
         let messages = sample_messages(file);
         let several = messages.len() > 1;
         for (i, raw) in messages.iter().enumerate() {
@@ -127,6 +148,10 @@ pub const CONVERTED_SAMPLES: &[&str] = &[
     "concatenated-crlf.hl7",
     "stream-mllp.hl7",
 ];
+
+/// The samples carrying a CDA the DPI built: dmpfeed passes it on, with the set header it lacks
+/// written in (README « The CDA documents »), so it has an expected CDA too.
+pub const PASSED_ON_SAMPLES: &[&str] = &["mdm-t02-radiology-cda.hl7"];
 
 /// Where the expected CDA of each converted sample is committed.
 pub fn golden_dir() -> PathBuf {
