@@ -107,8 +107,11 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The file to read; none or `-` = standard input.
-    pub file: Option<PathBuf>,
+    /// Files, folders, archives, read as `check` reads them; none or `-` = standard input.
+    pub inputs: Vec<PathBuf>,
+    /// Configuration file (TOML), laid over the embedded default (`limits`, `input.ignore`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// One JSON object per message (JSON Lines): {"source", "charset", "segments"}.
     #[arg(long)]
     pub json: bool,
