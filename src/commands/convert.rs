@@ -63,7 +63,8 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &interrupt,
         |dispatch| {
             let mut emit: &run::Dispatch<'_> = dispatch;
-            let produced = pipeline::read_inputs(&args.inputs, &config, Some(dir), &mut emit);
+            let produced =
+                pipeline::read_inputs(&args.inputs, &config, Some(dir), args.ack, &mut emit);
             (produced, dispatch.interrupted())
         },
         |done| {
