@@ -151,3 +151,39 @@ fn check_output_closed_early_ends_quietly() {
     );
     assert!(matches!(status(&o), 0 | 1));
 }
+
+/// A malformed segment is quoted only where its id should be: the bytes after it may be the
+/// INS or a name (README "Reason codes": details never contain identity data).
+#[test]
+fn a_bad_segment_id_is_quoted_without_what_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leak.hl7");
+    std::fs::write(
+        &file,
+        "MSH|^~\\&|A|B|C|D|20240101||MDM^T02^MDM_T02|1|P|2.6\rEVN|T02\r\
+         PID-|1||279035121518989^^^X&1.2.250.1.213.1.4.8&ISO^INS||DUPONT^JEAN\r\
+         ÉRIC|DUPONT\r",
+    )
+    .unwrap();
+    let o = bin().args(["check", "--json"]).arg(&file).output().unwrap();
+    assert_eq!(status(&o), 1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["codes"], serde_json::json!(["HL7_SYNTAX"]));
+    let detail = v["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.ends_with(": \"PID-\""), "{detail}");
+    assert!(
+        !detail.contains("2790") && !detail.contains("|1"),
+        "{detail}"
+    );
+    // Not valid as an id, escaped rather than shown.
+    std::fs::write(
+        &file,
+        "MSH|^~\\&|A|B|C|D|20240101||MDM^T02^MDM_T02|1|P|2.6\rEVN|T02\rÉRIC|DUPONT\r",
+    )
+    .unwrap();
+    let o = bin().args(["check", "--json"]).arg(&file).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let detail = v["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.ends_with(": \"\\xc3\\x89RI\""), "{detail}");
+    assert!(!detail.contains("DUPONT"), "{detail}");
+}
