@@ -187,3 +187,44 @@ fn a_bad_segment_id_is_quoted_without_what_follows() {
     assert!(detail.ends_with(": \"\\xc3\\x89RI\""), "{detail}");
     assert!(!detail.contains("DUPONT"), "{detail}");
 }
+
+/// The clerk re-checks the held folder: its messages are read, its reason files are not
+/// (`input.ignore` has `*.json` by default).
+#[test]
+fn check_of_the_held_folder_reads_only_the_held_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let convert = bin()
+        .args(["convert", "-q", "--out"])
+        .arg(&out)
+        .arg(samples().join("held-not-qualified-prov.hl7"))
+        .arg(samples().join("held-no-ins.hl7"))
+        .output()
+        .unwrap();
+    assert_eq!(status(&convert), 0, "{}", stderr(&convert));
+    let held = out.join("held");
+    let names = |ext: &str| {
+        std::fs::read_dir(&held)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == ext)
+            .count()
+    };
+    assert_eq!((names("hl7"), names("json")), (2, 2));
+    let o = bin().args(["check", "--json"]).arg(&held).output().unwrap();
+    assert_eq!(status(&o), 0, "nothing rejected: {}", stderr(&o));
+    let verdicts: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|v| v["outcome"] == "held"),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| v["source"].as_str().unwrap().contains(".hl7#"))
+    );
+}
