@@ -186,3 +186,34 @@ fn an_assumed_charset_is_warned_about() {
             .contains("assumed")
     );
 }
+
+#[test]
+fn a_syntax_error_says_where_in_the_message_and_where_the_message_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.hl7");
+    let bad = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|M2|P|2.5\rPID-|1||2\r";
+    let input = [M1, &bad[..]].concat();
+    std::fs::write(&file, &input).unwrap();
+    let (out, lines) = inspect_json(&[arg(&file)]);
+    assert_eq!(status(&out), 1);
+    let in_message = bad.windows(4).position(|w| w == b"PID-").unwrap();
+    assert_eq!(
+        M1.len() + in_message,
+        97,
+        "the bad segment's byte in the file"
+    );
+    let error = lines[1]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "HL7_SYNTAX: byte {in_message} of message 2, segment 2: "
+        )),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(&format!(
+            "(the message starts at byte {} of the input)",
+            M1.len()
+        )),
+        "{error}"
+    );
+}

@@ -87,7 +87,14 @@ impl Printer<'_> {
         if let Some(defect) = frame.defect {
             return Err(defect_text(defect, frame));
         }
-        let at = |e: hl7::Hl7Error| format!("{}: {}", e.code(), e.with_message_index(frame.index));
+        let at = |e: hl7::Hl7Error| {
+            let code = e.code();
+            let e = e.with_message_index(frame.index);
+            format!(
+                "{code}: {e} (the message starts at byte {} of the input)",
+                frame.offset
+            )
+        };
         let decoded = hl7::decode(&frame.bytes).map_err(at)?;
         let assumed = decoded.assumed;
         if assumed {
