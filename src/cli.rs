@@ -31,6 +31,7 @@ pub enum Command {
     ///   dmpfeed convert archive-2023.tar.gz --out out/ --jobs 2 --emit mdm,xdm
     ///   mllp-source | dmpfeed convert --out out/ --ack | mllp-sink
     ///   dmpfeed convert --stdout < message.hl7 > document.xml
+    #[command(verbatim_doc_comment)]
     Convert(ConvertArgs),
     /// Dry run: the verdict for each message with every reason; writes nothing.
     ///
@@ -45,6 +46,7 @@ pub enum Command {
     /// Examples:
     ///   dmpfeed documents out/ --patient 123456
     ///   dmpfeed documents out/ --patient 184127645108946 --json
+    #[command(verbatim_doc_comment)]
     Documents(DocumentsArgs),
     /// The identity worklist: documents held because their patient's identity cannot be used
     /// for the DMP, by patient (IPP), with the reasons and how long they have waited.
@@ -56,6 +58,7 @@ pub enum Command {
     ///   dmpfeed held out/
     ///   dmpfeed held out/ --json
     ///   dmpfeed held release --ipp 100009 out/
+    #[command(verbatim_doc_comment)]
     Held(HeldArgs),
     /// Show the configuration.
     Config(ConfigArgs),
@@ -107,8 +110,11 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The file to read; none or `-` = standard input.
-    pub file: Option<PathBuf>,
+    /// Files, folders, archives, read as `check` reads them; none or `-` = standard input.
+    pub inputs: Vec<PathBuf>,
+    /// Configuration file (TOML), laid over the embedded default (`limits`, `input.ignore`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// One JSON object per message (JSON Lines): {"source", "charset", "segments"}.
     #[arg(long)]
     pub json: bool,

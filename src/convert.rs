@@ -802,16 +802,9 @@ fn oversize_field(msg: &Message<'_>, max: u64) -> Option<Finding> {
 
 fn defect_finding(defect: FrameDefect, len: usize, config: &Config) -> Finding {
     match defect {
-        FrameDefect::NotHl7 => Finding::new(
-            ReasonCode::Hl7Syntax,
-            "",
-            format!("{len} bytes that are not an HL7 message (no MSH segment)"),
-        ),
-        FrameDefect::UnterminatedMllp => Finding::new(
-            ReasonCode::Hl7Syntax,
-            "",
-            "the input ended inside an MLLP block (no 0x1C end byte)",
-        ),
+        FrameDefect::NotHl7 | FrameDefect::UnterminatedMllp => {
+            Finding::new(ReasonCode::Hl7Syntax, "", defect.describe(len))
+        }
         FrameDefect::TooLarge { size } => too_large(size, config.limits.max_message_bytes),
     }
 }

@@ -36,8 +36,12 @@ fn main() {
 }
 
 /// Logs go to standard error. Default level `info`, which never carries identity traits, INS or
-/// document content (those are logged at `trace` only).
+/// document content (those are logged at `trace` only). Colours only on a terminal, and not when
+/// `NO_COLOR` is set (no-color.org): a file, journald or an engine's log gets plain text.
 fn init_logging(verbose: u8) {
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let default = match verbose {
         0 => "dmpfeed=info",
         1 => "dmpfeed=debug",
@@ -49,5 +53,6 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(colour)
         .init();
 }

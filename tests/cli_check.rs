@@ -151,3 +151,80 @@ fn check_output_closed_early_ends_quietly() {
     );
     assert!(matches!(status(&o), 0 | 1));
 }
+
+/// A malformed segment is quoted only where its id should be: the bytes after it may be the
+/// INS or a name (README "Reason codes": details never contain identity data).
+#[test]
+fn a_bad_segment_id_is_quoted_without_what_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leak.hl7");
+    std::fs::write(
+        &file,
+        "MSH|^~\\&|A|B|C|D|20240101||MDM^T02^MDM_T02|1|P|2.6\rEVN|T02\r\
+         PID-|1||279035121518989^^^X&1.2.250.1.213.1.4.8&ISO^INS||DUPONT^JEAN\r\
+         ÉRIC|DUPONT\r",
+    )
+    .unwrap();
+    let o = bin().args(["check", "--json"]).arg(&file).output().unwrap();
+    assert_eq!(status(&o), 1);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["codes"], serde_json::json!(["HL7_SYNTAX"]));
+    let detail = v["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.ends_with(": \"PID-\""), "{detail}");
+    assert!(
+        !detail.contains("2790") && !detail.contains("|1"),
+        "{detail}"
+    );
+    // Not valid as an id, escaped rather than shown.
+    std::fs::write(
+        &file,
+        "MSH|^~\\&|A|B|C|D|20240101||MDM^T02^MDM_T02|1|P|2.6\rEVN|T02\rÉRIC|DUPONT\r",
+    )
+    .unwrap();
+    let o = bin().args(["check", "--json"]).arg(&file).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let detail = v["findings"][0]["detail"].as_str().unwrap();
+    assert!(detail.ends_with(": \"\\xc3\\x89RI\""), "{detail}");
+    assert!(!detail.contains("DUPONT"), "{detail}");
+}
+
+/// The clerk re-checks the held folder: its messages are read, its reason files are not
+/// (`input.ignore` has `*.json` by default).
+#[test]
+fn check_of_the_held_folder_reads_only_the_held_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let convert = bin()
+        .args(["convert", "-q", "--out"])
+        .arg(&out)
+        .arg(samples().join("held-not-qualified-prov.hl7"))
+        .arg(samples().join("held-no-ins.hl7"))
+        .output()
+        .unwrap();
+    assert_eq!(status(&convert), 0, "{}", stderr(&convert));
+    let held = out.join("held");
+    let names = |ext: &str| {
+        std::fs::read_dir(&held)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == ext)
+            .count()
+    };
+    assert_eq!((names("hl7"), names("json")), (2, 2));
+    let o = bin().args(["check", "--json"]).arg(&held).output().unwrap();
+    assert_eq!(status(&o), 0, "nothing rejected: {}", stderr(&o));
+    let verdicts: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|v| v["outcome"] == "held"),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| v["source"].as_str().unwrap().contains(".hl7#"))
+    );
+}

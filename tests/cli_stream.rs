@@ -273,3 +273,79 @@ fn a_stream_without_ack_writes_nothing_on_standard_output() {
     assert!(o.stdout.is_empty());
     assert_eq!(report(dir.path()).len(), 2);
 }
+
+/// A plain message written in two parts, with a pause at a segment end in between.
+fn send_in_two_parts(stdin: &mut impl Write, message: &[u8], pause: Duration) {
+    let cut = message.iter().position(|&b| b == b'\r').unwrap() + 1;
+    stdin.write_all(&message[..cut]).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(pause);
+    stdin.write_all(&message[cut..]).unwrap();
+    stdin.flush().unwrap();
+}
+
+#[test]
+fn a_plain_ack_stream_survives_a_short_pause_and_warns_once_about_framing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Running::start(dir.path(), &[]);
+    let stdin = run.child.stdin.as_mut().unwrap();
+    // Longer than the old 100 ms default, well under the 1000 ms one.
+    send_in_two_parts(stdin, &unsupported("S1"), Duration::from_millis(400));
+    send_in_two_parts(stdin, &unsupported("S2"), Duration::from_millis(400));
+    let acks = run.wait_acks(2, Duration::from_secs(20));
+    drop(run.child.stdin.take());
+    let o = run.child.wait_with_output().unwrap();
+    while let Ok(chunk) = run.out.recv_timeout(Duration::from_millis(200)) {
+        run.buf.extend_from_slice(&chunk);
+    }
+    assert_eq!(cli_support::acks(&run.buf).len(), 2, "one ACK per message");
+    let ids: Vec<&str> = acks.iter().map(|a| a.control_id.as_str()).collect();
+    assert_eq!(ids, ["S1", "S2"]);
+    let lines = report(dir.path());
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["codes"][0] == "UNSUPPORTED_MESSAGE"));
+    let err = stderr(&o);
+    assert_eq!(err.matches("not MLLP-framed").count(), 1, "{err}");
+    assert!(err.contains("stream.idle_flush_ms"), "{err}");
+}
+
+#[test]
+fn an_mllp_ack_stream_gets_no_framing_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Running::start(dir.path(), &[]);
+    run.send(&[&b"\r\n"[..], &mllp(&unsupported("W1"))].concat());
+    run.wait_acks(1, Duration::from_secs(20));
+    drop(run.child.stdin.take());
+    let o = run.child.wait_with_output().unwrap();
+    assert!(!stderr(&o).contains("MLLP"), "{}", stderr(&o));
+}
+
+#[test]
+fn without_acks_a_pause_never_cuts_a_plain_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("quick.toml");
+    std::fs::write(&config, "[stream]\nidle_flush_ms = 20\n").unwrap();
+    let mut c = bin()
+        .args(["check", "--json", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = c.stdin.take().unwrap();
+    send_in_two_parts(&mut stdin, &unsupported("C1"), Duration::from_millis(300));
+    drop(stdin);
+    let o = c.wait_with_output().unwrap();
+    let verdicts: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+    assert_eq!(verdicts[0]["control_id"], "C1");
+    assert_eq!(
+        verdicts[0]["codes"],
+        serde_json::json!(["UNSUPPORTED_MESSAGE"])
+    );
+}

@@ -569,3 +569,46 @@ fn archives_nested_deeper_than_the_limit_are_not_read() {
         .collect();
     assert_eq!(ids, ["LEVEL1", "LEVEL2", "LEVEL1-LAST"]);
 }
+
+/// An oversize message's original is kept only in part (bounded memory): its `.json` says so.
+#[test]
+fn a_truncated_original_is_marked_in_its_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config_file(tmp.path(), "max_message_bytes = 100000\nmax_segments = 40");
+    let big = with_notes(1, 300_000).replacen("|SMPL0001|", "|BIG|", 1);
+    let segs = with_notes(30, 3).replacen("|SMPL0001|", "|SEGS|", 1);
+    let input = tmp.path().join("in.hl7");
+    std::fs::write(&input, [big.as_bytes(), segs.as_bytes()].concat()).unwrap();
+    let out = tmp.path().join("out");
+    let o = convert_with(&config, &[&input], &out);
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let lines = report(&out);
+    assert_eq!(lines.len(), 2);
+    let sidecar = |line: &serde_json::Value| -> (Vec<u8>, serde_json::Value) {
+        let files: Vec<&str> = line["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        let hl7 = files.iter().find(|f| f.ends_with(".hl7")).unwrap();
+        let json = files.iter().find(|f| f.ends_with(".json")).unwrap();
+        (
+            std::fs::read(out.join(hl7)).unwrap(),
+            serde_json::from_slice(&std::fs::read(out.join(json)).unwrap()).unwrap(),
+        )
+    };
+    let (kept, why) = sidecar(&lines[0]);
+    assert_eq!(why["codes"], serde_json::json!(["MESSAGE_TOO_LARGE"]));
+    assert_eq!(why["bytes"], big.len());
+    assert_eq!(why["original_truncated"], true);
+    assert_eq!(why["kept_bytes"], kept.len());
+    assert!(kept.len() < big.len());
+    assert_eq!(kept, big.as_bytes()[..kept.len()]);
+    // Too many segments but under the byte limit: kept whole, nothing to say.
+    let (kept, why) = sidecar(&lines[1]);
+    assert_eq!(why["codes"], serde_json::json!(["MESSAGE_TOO_LARGE"]));
+    assert_eq!(kept, segs.as_bytes());
+    assert!(why.get("original_truncated").is_none(), "{why}");
+    assert!(why.get("kept_bytes").is_none(), "{why}");
+}

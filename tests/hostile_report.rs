@@ -194,3 +194,22 @@ fn default_logs_never_show_identity_or_content() {
         }
     }
 }
+
+/// Logs captured by a file, a pipe or an engine's log carry no terminal colour codes (the error
+/// of a failing convert, the warnings and the summary alike).
+#[test]
+fn captured_logs_hold_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["convert", "-v", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(dir.path().join("nonexistent.hl7"))
+        .arg(samples().join("rejected-not-hl7.txt"))
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("nonexistent.hl7"), "{err}");
+    assert!(!err.contains("\x1b["), "{err:?}");
+}

@@ -80,7 +80,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &interrupt,
         |dispatch| {
             let mut emit: &run::Dispatch<'_> = dispatch;
-            let produced = pipeline::read_inputs(&args.inputs, &config, None, &mut emit);
+            let produced = pipeline::read_inputs(&args.inputs, &config, None, false, &mut emit);
             (produced, dispatch.interrupted())
         },
         |done| {

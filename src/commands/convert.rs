@@ -63,7 +63,8 @@ pub fn run(args: &ConvertArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         &interrupt,
         |dispatch| {
             let mut emit: &run::Dispatch<'_> = dispatch;
-            let produced = pipeline::read_inputs(&args.inputs, &config, Some(dir), &mut emit);
+            let produced =
+                pipeline::read_inputs(&args.inputs, &config, Some(dir), args.ack, &mut emit);
             (produced, dispatch.interrupted())
         },
         |done| {
@@ -147,11 +148,18 @@ pub(crate) fn jobs(asked: Option<usize>) -> Result<usize, Fatal> {
 fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} messages ({per_sec}, {elapsed})")
+        indicatif::ProgressStyle::with_template("{spinner} {pos} messages ({rate}/s, {elapsed})")
+            .map(|style| style.with_key("rate", rate))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
+}
+
+/// Messages per second as a whole number (`4,315/s`; indicatif's `{per_sec}` shows
+/// `4,315.1017/s`).
+fn rate(state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{}", indicatif::HumanCount(state.per_sec() as u64));
 }
 
 /// Keeps the first two frames: enough to tell one message from several.

@@ -76,12 +76,13 @@ impl Hl7Error {
 }
 
 impl fmt::Display for Hl7Error {
-    /// Location first, as csv does: `message 3, byte 120, MSH-2: …`.
+    /// Location first, as csv does: `byte 120 of message 3, MSH-2: …`. The offset counts from
+    /// the start of the message, not of its file (`inspect` adds where the message starts).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(i) = self.message_index {
-            write!(f, "message {i}, ")?;
+        match self.message_index {
+            Some(i) => write!(f, "byte {} of message {i}", self.offset)?,
+            None => write!(f, "byte {} of the message", self.offset)?,
         }
-        write!(f, "byte {}", self.offset)?;
         if let Some(p) = &self.path {
             write!(f, ", {p}")?;
         }
@@ -90,3 +91,18 @@ impl fmt::Display for Hl7Error {
 }
 
 impl std::error::Error for Hl7Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_says_it_counts_from_the_message() {
+        let e = Hl7Error::syntax(72, Some("PID-3"), "bad");
+        assert_eq!(e.to_string(), "byte 72 of the message, PID-3: bad");
+        assert_eq!(
+            e.with_message_index(2).to_string(),
+            "byte 72 of message 2, PID-3: bad"
+        );
+    }
+}

@@ -50,6 +50,36 @@ pub enum FrameDefect {
     TooLarge { size: u64 },
 }
 
+impl FrameDefect {
+    /// What is wrong with a frame of `len` bytes, in the words of a report detail (`convert`'s
+    /// findings, `inspect`'s errors): `397 bytes that are not an HL7 message (no MSH segment)`.
+    pub fn describe(self, len: usize) -> String {
+        match self {
+            FrameDefect::NotHl7 if len == 0 => "an empty MLLP block (no message)".to_owned(),
+            FrameDefect::NotHl7 => format!("{len} {self}"),
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// What is wrong, for people (see [`FrameDefect::describe`], which adds the size).
+impl std::fmt::Display for FrameDefect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameDefect::NotHl7 => {
+                f.write_str("bytes that are not an HL7 message (no MSH segment)")
+            }
+            FrameDefect::UnterminatedMllp => {
+                f.write_str("the input ended inside an MLLP block (no 0x1C end byte)")
+            }
+            FrameDefect::TooLarge { size } => write!(
+                f,
+                "message of {size} bytes, over the limit (limits.max_message_bytes)"
+            ),
+        }
+    }
+}
+
 /// Where one frame is in the buffer the [`Scanner`] walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {

@@ -183,12 +183,14 @@ fn check_segment_id(line: &[u8], field: u8, offset: usize, n: usize) -> Result<(
     } else if id_ok {
         Ok(())
     } else {
-        let shown: String = String::from_utf8_lossy(&line[..line.len().min(12)]).into();
+        // Only where a segment id and its separator should be: any further byte may be part of
+        // an identity trait or the INS (README "Reason codes": details never contain them).
+        let shown = line[..line.len().min(4)].escape_ascii();
         Err(Hl7Error::syntax(
             offset,
             Some(&format!("segment {n}")),
             format!(
-                "segment {n} does not start with a segment id and a field separator: {shown:?}"
+                "segment {n} does not start with a segment id and a field separator: \"{shown}\""
             ),
         ))
     }

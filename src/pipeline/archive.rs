@@ -235,6 +235,8 @@ impl<'a> ArchiveReader<'a> {
         depth: u32,
         out: &mut dyn Emit,
     ) -> Flow {
+        // `tar -czf a.tgz .` names its entries `./b/m.hl7`: labelled `a.tgz!b/m.hl7`, as a zip's.
+        let name = name.trim_start_matches("./");
         let label = format!("{archive}!{name}");
         if ignore::has_hidden_component(name) || self.ignore.skips(&name.replace('\\', "/")) {
             tracing::debug!("{label}: skipped (hidden or input.ignore)");
@@ -404,6 +406,17 @@ mod tests {
             assert_eq!(frames[2].bytes, M2);
             assert!(problems.is_empty(), "{problems:?}");
         }
+    }
+
+    #[test]
+    fn a_leading_dot_slash_is_not_part_of_the_label() {
+        let entries: &[(&str, &[u8])] = &[("./b/m1.hl7", M1), ("././c.hl7", M2), ("../d.hl7", M1)];
+        let (sources, _, problems) = read("t.tgz", &gz(&tar_bytes(entries)), &Config::default());
+        assert_eq!(
+            sources,
+            ["t.tgz!b/m1.hl7#1", "t.tgz!c.hl7#1", "t.tgz!../d.hl7#1"]
+        );
+        assert!(problems.is_empty(), "{problems:?}");
     }
 
     #[test]

@@ -173,17 +173,20 @@ pub fn is_stream(inputs: &[std::path::PathBuf]) -> bool {
 }
 
 /// Reads the run's inputs into `out`: standard input as a stream ([`stream`]), or files,
-/// folders and archives ([`source`]). `out_dir` is skipped if a walk meets it.
+/// folders and archives ([`source`]). `out_dir` is skipped if a walk meets it. `acks`: an ACK is
+/// owed for each message of a stream, so a plain message is ended by `stream.idle_flush_ms` of
+/// silence too (see [`stream`]).
 pub fn read_inputs(
     inputs: &[std::path::PathBuf],
     config: &crate::config::Config,
     out_dir: Option<&std::path::Path>,
+    acks: bool,
     out: &mut dyn source::Emit,
 ) -> source::Produced {
     if !is_stream(inputs) {
         return source::Inputs::new(config, out_dir).read_all(inputs, out);
     }
-    let idle = std::time::Duration::from_millis(config.stream.idle_flush_ms);
+    let idle = acks.then(|| std::time::Duration::from_millis(config.stream.idle_flush_ms));
     let max = source::max_message_bytes(config);
     match stream::read_stream(std::io::stdin(), "-", max, idle, out) {
         Ok(flow) => source::Produced {

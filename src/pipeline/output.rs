@@ -1010,7 +1010,7 @@ impl Sink for OutputDir {
             Outcome::Held | Outcome::Excluded | Outcome::Rejected => {
                 // The original bytes, byte for byte, and why.
                 self.stage_file(&mut staged, folder, ".hl7", raw)?;
-                let sidecar = Sidecar::new(record).to_bytes();
+                let sidecar = Sidecar::new(record).with_kept(raw.len()).to_bytes();
                 self.stage_file(&mut staged, folder, ".json", &sidecar)?;
             }
         }

@@ -102,6 +102,12 @@ pub struct Sidecar<'a> {
     /// Size of the message; the `.hl7` beside holds only its first bytes when it was too large.
     pub bytes: u64,
     pub sha1: String,
+    /// Set when the `.hl7` beside is not the whole message (`MESSAGE_TOO_LARGE`: only its first
+    /// `kept_bytes` bytes were kept, so that memory stays bounded; docs/security.md "Limits").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub original_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_bytes: Option<u64>,
 }
 
 impl<'a> Sidecar<'a> {
@@ -122,7 +128,19 @@ impl<'a> Sidecar<'a> {
             deleted_document: c.deletion.as_ref().map(|d| d.document_id.as_str()),
             bytes: record.size,
             sha1: super::name::hex(&record.hash),
+            original_truncated: false,
+            kept_bytes: None,
         }
+    }
+
+    /// Says how much of the message the `.hl7` beside holds, when that is not all of it.
+    pub fn with_kept(mut self, kept: usize) -> Self {
+        let kept = kept as u64;
+        if kept < self.bytes {
+            self.original_truncated = true;
+            self.kept_bytes = Some(kept);
+        }
+        self
     }
 
     /// Pretty JSON with a final newline (a person reads it).

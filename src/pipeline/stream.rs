@@ -4,9 +4,12 @@
 //! A reader thread does the blocking reads and passes chunks over a small bounded channel; the
 //! framing side waits on that channel with a timeout, which is how it notices that the input is
 //! idle. An MLLP frame is complete at its `0x1C`; a plain message (no MLLP) has no end mark, so
-//! it is complete when the next one starts, at the end of input, or after
-//! `stream.idle_flush_ms` without a byte when it ends with a segment terminator
-//! ([`Framer::flush_idle`]). Interface engines should prefer MLLP.
+//! it is complete when the next one starts or at the end of input. When an ACK is owed for it
+//! (`convert --ack`), the sender may be waiting for that ACK before it sends anything more, so
+//! the message is also taken as complete after `stream.idle_flush_ms` without a byte when it
+//! ends with a segment terminator ([`Framer::flush_idle`]); a sender that pauses longer than
+//! that inside a message has it cut in two, so a warning advises MLLP when an ACK stream turns
+//! out to be plain. Without ACKs nobody waits, and a pause never cuts a message.
 //!
 //! The reader thread is detached: a blocking read cannot be cancelled, so when the run stops
 //! early (signal, closed output) it stays parked in `read` until the process exits.
@@ -23,13 +26,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// Chunks read ahead of the framer (memory: `READ_AHEAD × CHUNK`).
 const READ_AHEAD: usize = 4;
 
-/// Frames `input` as it arrives, each frame sent as `label#N`. `Err` when the input cannot be
-/// read (what was framed before is sent).
+/// Frames `input` as it arrives, each frame sent as `label#N`. `idle_flush`: end a plain
+/// message after that much silence (only when an ACK is owed for it); `None`: wait for the next
+/// message or the end of input. `Err` when the input cannot be read (what was framed before is
+/// sent).
 pub fn read_stream(
     input: impl Read + Send + 'static,
     label: &str,
     max_message_bytes: usize,
-    idle_flush: Duration,
+    idle_flush: Option<Duration>,
     out: &mut dyn Emit,
 ) -> io::Result<ControlFlow<()>> {
     let (tx, rx) = bounded::<io::Result<Vec<u8>>>(READ_AHEAD);
@@ -58,13 +63,23 @@ pub fn read_stream(
         })?;
     let mut framer = Framer::new(max_message_bytes);
     let mut last_bytes = Instant::now();
-    let tick = idle_flush.clamp(Duration::from_millis(1), TICK);
+    let tick = idle_flush.map_or(TICK, |idle| idle.clamp(Duration::from_millis(1), TICK));
+    // Until the first byte that is not blank tells the framing.
+    let mut framing_seen = false;
     loop {
         if out.stopping() {
             return Ok(ControlFlow::Break(()));
         }
         match rx.recv_timeout(tick) {
             Ok(Ok(chunk)) => {
+                if let (Some(idle), false) = (idle_flush, framing_seen)
+                    && let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace())
+                {
+                    framing_seen = true;
+                    if first != MLLP_START {
+                        warn_plain_with_acks(idle);
+                    }
+                }
                 framer.push(&chunk);
                 last_bytes = Instant::now();
                 if drain(&mut framer, label, out).is_break() {
@@ -76,7 +91,7 @@ pub fn read_stream(
                 return Err(e);
             }
             Err(RecvTimeoutError::Timeout) => {
-                if last_bytes.elapsed() >= idle_flush {
+                if idle_flush.is_some_and(|idle| last_bytes.elapsed() >= idle) {
                     while let Some(frame) = framer.flush_idle() {
                         if out
                             .emit(format!("{label}#{}", frame.index), frame)
@@ -92,6 +107,19 @@ pub fn read_stream(
     }
     framer.finish();
     Ok(drain(&mut framer, label, out))
+}
+
+/// MLLP's start-of-block byte.
+const MLLP_START: u8 = 0x0B;
+
+/// Once per run, when ACKs are owed on a stream that is not MLLP (README "Stream mode").
+fn warn_plain_with_acks(idle: Duration) {
+    tracing::warn!(
+        "standard input is not MLLP-framed: with --ack a plain message is taken as complete after \
+         {} ms without a byte (stream.idle_flush_ms), so a sender that pauses longer inside a \
+         message gets two ACKs for it; MLLP framing (0x0B … 0x1C 0x0D) is advised",
+        idle.as_millis()
+    );
 }
 
 #[cfg(test)]
@@ -148,7 +176,7 @@ mod tests {
             Pipe(rx, Vec::new()),
             "-",
             1 << 20,
-            Duration::from_millis(50),
+            Some(Duration::from_millis(50)),
             &mut out,
         )
         .unwrap();
@@ -179,7 +207,7 @@ mod tests {
             Pipe(rx, Vec::new()),
             "-",
             1 << 20,
-            Duration::from_secs(60),
+            Some(Duration::from_secs(60)),
             &mut out,
         )
         .unwrap();
@@ -199,7 +227,7 @@ mod tests {
             }
         }
         let mut out: Vec<(String, Frame)> = Vec::new();
-        let r = read_stream(Broken, "-", 1 << 20, Duration::from_millis(10), &mut out);
+        let r = read_stream(Broken, "-", 1 << 20, None, &mut out);
         assert!(r.is_err());
     }
 }
