@@ -145,6 +145,10 @@ reason_codes! {
     /// from a patient-administration (ADT) message was written instead (issue 10; never blocks).
     /// An addition to CONTRACT.md's list.
     IdentityFromRegistry = "IDENTITY_FROM_REGISTRY" => None,
+    /// A held message released after a later version of its document was sent: sending it
+    /// would put an outdated version in the DMP after the current one, so it is not sent.
+    /// An addition to CONTRACT.md's list.
+    DocumentSuperseded = "DOCUMENT_SUPERSEDED" => Some(Outcome::Excluded),
 }
 
 impl ReasonCode {

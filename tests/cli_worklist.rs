@@ -871,3 +871,107 @@ fn a_release_for_a_patient_opposed_meanwhile_is_excluded() {
         assert!(worklist(&dir, &[]).is_empty());
     }
 }
+
+/// GARNIER, IPP 100009, qualified (the identity the ADT qualifies).
+fn garnier_qual() -> String {
+    pid_of("adt-a31-qualify.hl7")
+}
+
+/// `status|released_as` of each row of the registry's `held` table, in held order.
+fn held_rows(dir: &Path) -> Vec<String> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("registry.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare("SELECT status, released_as FROM held ORDER BY held_at, rowid")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(format!(
+            "{}|{}",
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?.unwrap_or_default()
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn a_held_version_released_after_a_newer_one_was_sent_is_not_sent() {
+    let r = |n: u32| format!("1.2.250.1.999.1.2.49{n:02}");
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let msgs = vec![
+            // An original held, then its replacement converted (parent unknown: version 2).
+            doc("S1", "T02", &r(1), None, &garnier_prov()),
+            doc("S2", "T10", &r(2), Some(&r(1)), &garnier_qual()),
+            // A replacement held, then another replacement of the same parent converted.
+            doc("S3", "T02", &r(3), None, &garnier_qual()),
+            doc("S4", "T10", &r(4), Some(&r(3)), &garnier_prov()),
+            doc("S5", "T10", &r(5), Some(&r(3)), &garnier_qual()),
+            adt("adt-a31-qualify.hl7", "S6", &[]),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("converted", vec![], vec!["REPLACED_DOCUMENT_UNKNOWN"]),
+                ("converted", vec![], vec![]),
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("converted", vec![], vec![]),
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DOCUMENT_SUPERSEDED"], vec![]),
+                ("excluded", vec!["DOCUMENT_SUPERSEDED"], vec![]),
+            ],
+            "{mode:?}: {lines:#?}"
+        );
+        assert_eq!(lines[6]["released_from"], lines[0]["source"]);
+        assert_eq!(lines[7]["released_from"], lines[3]["source"]);
+        // Only the versions sent in order are in documents/; the outdated ones wait nowhere.
+        assert_eq!(
+            files_in(&dir, "documents"),
+            [r(2), r(3), r(5)].map(|id| format!("{id}.xml"))
+        );
+        assert_eq!(
+            files_in(&dir, "excluded"),
+            [
+                format!("{}.hl7", r(1)),
+                format!("{}.json", r(1)),
+                format!("{}.hl7", r(4)),
+                format!("{}.json", r(4)),
+            ]
+        );
+        assert!(files_in(&dir, "held").is_empty());
+        assert!(worklist(&dir, &[]).is_empty());
+        assert_eq!(
+            held_rows(&dir),
+            [
+                format!("released|superseded by documents/{}.xml", r(2)),
+                format!("released|superseded by documents/{}.xml", r(5)),
+            ]
+        );
+        // The chains: nothing recorded for the outdated versions; the latest ones current.
+        let docs = documents(&dir);
+        assert_eq!(docs.len(), 2, "{docs:#?}");
+        for d in &docs {
+            assert_eq!(d["status"], "current");
+        }
+        // The same input again changes nothing.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &msgs, &[]);
+        assert_eq!(
+            std::fs::read(dir.join("report.jsonl")).unwrap(),
+            before,
+            "{mode:?}: {:#?}",
+            report(&dir)
+        );
+        assert_eq!(files_in(&dir, "documents").len(), 3);
+    }
+}

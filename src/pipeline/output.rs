@@ -134,6 +134,10 @@ const KEEP_IN_MEMORY: usize = 64 * 1024 * 1024;
 /// never released.
 const SETTLED: &str = "settled by ";
 
+/// `released_as` of a held message released after a later version of its document was sent
+/// (then that version's file): excluded with `DOCUMENT_SUPERSEDED`, never sent.
+const SUPERSEDED: &str = "superseded by ";
+
 /// The `source` of the lines written by `dmpfeed held release`.
 pub const MANUAL_RELEASE: &str = "held release";
 
@@ -510,6 +514,7 @@ impl OutputDir {
             record.conversion = Conversion::rejected(record.conversion.header.clone(), finding);
             *staged = self.stage(record, &raw)?;
         }
+        self.exclude_if_superseded(tx, record, staged)?;
         let name = if staged.files.is_empty() {
             None
         } else {
@@ -579,6 +584,65 @@ impl OutputDir {
         {
             let ipp = update.ipp.clone();
             self.release(tx, books, pending, &ipp, &record.source, record.seq)?;
+        }
+        Ok(())
+    }
+
+    /// A held message converted after a later version of its document was sent (its T10 went
+    /// out while it waited, or another replacement of its parent did) must not be sent: the DMP
+    /// would get an outdated version after the current one. It is `excluded` with
+    /// `DOCUMENT_SUPERSEDED` instead (its files go to `excluded/`, not `documents/`), and its held
+    /// entry is marked superseded by that version's file. A message whose document was already
+    /// recorded from these very bytes (sent before the newer version came: a rerun) keeps its
+    /// result.
+    fn exclude_if_superseded(
+        &self,
+        tx: &mut Tx<'_>,
+        record: &mut Record,
+        staged: &mut Staged,
+    ) -> Result<(), Error> {
+        let c = &record.conversion;
+        let (Outcome::Converted, Some(doc), Some(id)) =
+            (c.outcome, &c.document, &c.facts.document_id)
+        else {
+            return Ok(());
+        };
+        let hash = name::hex(&record.hash);
+        if tx.held_entry(&hash)?.is_none()
+            || tx
+                .find_document(id)?
+                .is_some_and(|row| row.message_hash == hash)
+        {
+            return Ok(());
+        }
+        let Some(newer) = tx.superseding(id, c.facts.parent_id.as_deref(), &doc.metadata.set_id)?
+        else {
+            return Ok(());
+        };
+        let own_id = match c.header.as_ref() {
+            Some(h) if h.message_type.starts_with("ORU") => "OBR-3",
+            _ => "TXA-12",
+        };
+        let finding = Finding::new(
+            ReasonCode::DocumentSuperseded,
+            own_id,
+            // The same words whatever version came since, so that a rerun gives the same line;
+            // the registry names the version (`released_as`).
+            "a later version of this document was sent while this message was held: sent now, \
+             it would reach the DMP as an outdated version after the current one; not sent",
+        );
+        let raw = self.kept_bytes(staged, &record.source)?;
+        let c = &mut record.conversion;
+        c.outcome = Outcome::Excluded;
+        c.document = None;
+        c.findings = vec![finding];
+        *staged = self.stage(record, &raw)?;
+        if tx.mark_released(&hash, &format!("{SUPERSEDED}{}", newer.output_path))? {
+            tracing::info!(
+                source = %record.source,
+                newer = %newer.output_path,
+                "held message not sent: a later version of its document was sent meanwhile"
+            );
         }
         Ok(())
     }

@@ -520,6 +520,20 @@ pub trait RegistryRead: sealed::Sealed {
         snapshot(self.parts(), |db| db.find_document(source_id))
     }
 
+    /// The version of the chain that a document placed at `set_id` would be outdated by at
+    /// once (a replacement of it, or a version at or above the one it takes in the normal
+    /// order), if any: see `Db::superseding`.
+    fn superseding(
+        &self,
+        source_id: &str,
+        parent_source_id: Option<&str>,
+        set_id: &str,
+    ) -> Result<Option<DocumentRow>, RegistryError> {
+        snapshot(self.parts(), |db| {
+            db.superseding(source_id, parent_source_id, set_id)
+        })
+    }
+
     /// Where a document goes in its chain: ask before converting an original (`parent_source_id`
     /// `None`) or a replacement (TXA-13), and write the answer's setId and version in the CDA.
     fn chain_position(
