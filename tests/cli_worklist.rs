@@ -975,3 +975,62 @@ fn a_held_version_released_after_a_newer_one_was_sent_is_not_sent() {
         assert_eq!(files_in(&dir, "documents").len(), 3);
     }
 }
+
+#[test]
+fn two_held_messages_for_one_document_release_only_the_latest() {
+    let id = "1.2.250.1.999.1.2.4951";
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        // The DPI sends the document again (other bytes) while the first message waits.
+        let msgs = vec![
+            doc("R1", "T02", id, None, &garnier_prov()),
+            doc("R2", "T02", id, None, &garnier_prov()),
+            adt("adt-a31-qualify.hl7", "R3", &[]),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(|l| outcome(l).0).collect();
+        assert_eq!(
+            got,
+            ["held", "held", "recorded", "converted"],
+            "{mode:?}: {lines:#?}"
+        );
+        assert_eq!(lines[3]["released_from"], lines[1]["source"], "the latest");
+        assert_eq!(lines[3]["sha1"], lines[1]["sha1"]);
+        let docs = files_in(&dir, "documents");
+        assert_eq!(docs.len(), 1, "one CDA for the document: {docs:?}");
+        assert_eq!(
+            Some(docs[0].as_str()),
+            lines[3]["document"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("documents/")
+        );
+        let sent = format!("documents/{}", docs[0]);
+        assert_eq!(
+            held_rows(&dir),
+            [
+                format!("released|settled by {sent}"),
+                format!("released|{sent}")
+            ]
+        );
+        assert!(worklist(&dir, &[]).is_empty());
+        let history = documents(&dir);
+        assert_eq!(history.len(), 1);
+        assert_eq!(
+            history[0]["history"].as_array().unwrap().len(),
+            1,
+            "{history:#?}"
+        );
+        // The same input again changes nothing.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &msgs, &[]);
+        assert_eq!(
+            std::fs::read(dir.join("report.jsonl")).unwrap(),
+            before,
+            "{mode:?}"
+        );
+        assert_eq!(files_in(&dir, "documents").len(), 1);
+    }
+}

@@ -57,11 +57,11 @@ use crate::convert::{Conversion, Emit, convert_recalling};
 use crate::hl7::{FrameDefect, Framing};
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::registry::{
-    self, HeldDocument, HeldStatus, NewDeletion, NewDocument, Opposition, PatientIdentity,
-    PatientMerge, Registry, RegistryError, RegistryRead, Tx,
+    self, HeldDocument, HeldEntry, HeldStatus, NewDeletion, NewDocument, Opposition,
+    PatientIdentity, PatientMerge, Registry, RegistryError, RegistryRead, Tx,
 };
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -832,22 +832,36 @@ impl OutputDir {
             ipp: tx.canonical_ipp(ipp)?,
             ..ReleaseReport::default()
         };
-        for entry in tx.held_ever_for_patient(ipp)? {
-            let Some(hash) = name::parse_hash(&entry.message_hash) else {
+        let waiting: Vec<(HeldEntry, MessageHash)> = tx
+            .held_ever_for_patient(ipp)?
+            .into_iter()
+            .filter_map(|e| still_waiting(books, e))
+            .collect();
+        let mut documents_done = HashSet::new();
+        for (i, (first, _)) in waiting.iter().enumerate() {
+            // Several messages held for one document (the DPI sent it again): only its latest
+            // is released, in the place of the first, and the earlier ones are settled by it
+            // (docs/worklist.md) — one CDA per document, with the DPI's latest content.
+            let mut earlier = Vec::new();
+            let latest = match first.document_id.as_deref() {
+                Some(id) if !documents_done.insert(id) => continue,
+                Some(id) => {
+                    let mut same = waiting[i..]
+                        .iter()
+                        .filter(|(e, _)| e.document_id.as_deref() == Some(id));
+                    let latest = same.next_back().map_or(first, |(e, _)| e);
+                    earlier.extend(same.map(|(e, _)| e.source.clone()));
+                    latest
+                }
+                None => first,
+            };
+            // Read again: what this release did so far may have settled it.
+            let Some((entry, hash)) = tx
+                .held_entry(&latest.message_hash)?
+                .and_then(|e| still_waiting(books, e))
+            else {
                 continue;
             };
-            let reported_held = books.known.get(&hash).map(Known::is_held);
-            let settled = entry
-                .released_as
-                .as_deref()
-                .is_some_and(|r| r.starts_with(SETTLED));
-            let waiting = match entry.status {
-                HeldStatus::Held => reported_held != Some(false),
-                HeldStatus::Released => reported_held == Some(true) && !settled,
-            };
-            if !waiting {
-                continue;
-            }
             let path = self.root.join(&entry.path);
             // Held earlier in this group, its original is still under its temporary name.
             let at = pending
@@ -872,9 +886,11 @@ impl OutputDir {
             };
             let conversion = self.convert_in(&MessageMemory::fresh(&*tx), &raw, &entry.source)?;
             if conversion.outcome == Outcome::Held {
-                report
-                    .still_held
-                    .push((entry.source.clone(), conversion.codes()));
+                let codes = conversion.codes();
+                // The earlier messages for the document wait behind it.
+                for source in earlier.into_iter().chain([entry.source.clone()]) {
+                    report.still_held.push((source, codes.clone()));
+                }
                 continue;
             }
             let mut record = Record {
@@ -993,6 +1009,23 @@ impl OutputDir {
             self.release(tx, books, pending, ipp, MANUAL_RELEASE, 0)
         })
     }
+}
+
+/// A held message (by its registry entry) that a release must convert, with its hash: still
+/// held, or released in the registry while the report still says held (a crash between the
+/// registry's commit and the report line) unless another message settled it.
+fn still_waiting(books: &Books<'_>, entry: HeldEntry) -> Option<(HeldEntry, MessageHash)> {
+    let hash = name::parse_hash(&entry.message_hash)?;
+    let reported_held = books.known.get(&hash).map(Known::is_held);
+    let settled = entry
+        .released_as
+        .as_deref()
+        .is_some_and(|r| r.starts_with(SETTLED));
+    let waiting = match entry.status {
+        HeldStatus::Held => reported_held != Some(false),
+        HeldStatus::Released => reported_held == Some(true) && !settled,
+    };
+    waiting.then_some((entry, hash))
 }
 
 /// The commit's view of the NAME index and the report.
