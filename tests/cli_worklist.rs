@@ -1034,3 +1034,139 @@ fn two_held_messages_for_one_document_release_only_the_latest() {
         assert_eq!(files_in(&dir, "documents").len(), 1);
     }
 }
+
+/// GARNIER's provisional PID naming her by INS only (no IPP repetition in PID-3).
+fn garnier_prov_ins_only() -> String {
+    garnier_prov().replace("100009^^^CHU-DEMO&1.2.250.1.999.1.1&ISO^PI~", "")
+}
+
+#[test]
+fn documents_held_under_the_ins_only_or_another_ipp_are_released_by_that_ins() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        run(
+            mode,
+            &dir,
+            &[
+                doc(
+                    "I1",
+                    "T02",
+                    "1.2.250.1.999.1.2.4961",
+                    None,
+                    &garnier_prov_ins_only(),
+                ),
+                doc(
+                    "I2",
+                    "T02",
+                    "1.2.250.1.999.1.2.4962",
+                    None,
+                    &garnier_prov().replace("100009^^^", "555555^^^"),
+                ),
+            ],
+            &[],
+        );
+        let w = worklist(&dir, &[]);
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert_eq!(w[0]["ipp"], "555555");
+        assert_eq!(w[0]["ins_only"], false);
+        assert!(w[1]["ipp"].is_null());
+        assert_eq!(w[1]["ins_only"], true, "{w:#?}");
+        assert_eq!(w[1]["identity"]["state"], "none");
+        let text = bin().arg("held").arg(&dir).output().unwrap();
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(text.contains("INS only (no IPP) — 1 held"), "{text}");
+        assert!(!text.contains("No IPP"), "{text}");
+        assert!(!text.contains("299123523830147"), "no INS: {text}");
+        // The ADT qualifies IPP 100009 with that INS: both are released, with its identity.
+        run(mode, &dir, &[adt("adt-a31-qualify.hl7", "I3", &[])], &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("converted", vec![], vec!["IDENTITY_FROM_REGISTRY"]),
+                ("converted", vec![], vec!["IDENTITY_FROM_REGISTRY"]),
+            ],
+            "{mode:?}: {lines:#?}"
+        );
+        assert_eq!(lines[3]["released_from"], lines[0]["source"]);
+        assert_eq!(lines[4]["released_from"], lines[1]["source"]);
+        for l in &lines[3..] {
+            assert_eq!(
+                l["metadata"]["patientId"],
+                "299123523830147^^^&1.2.250.1.213.1.4.8&ISO"
+            );
+        }
+        assert!(files_in(&dir, "held").is_empty(), "{mode:?}");
+        assert!(worklist(&dir, &[]).is_empty());
+        // The same input again changes nothing.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &[adt("adt-a31-qualify.hl7", "I3", &[])], &[]);
+        assert_eq!(std::fs::read(dir.join("report.jsonl")).unwrap(), before);
+    }
+}
+
+#[test]
+fn held_release_by_ins_retries_the_messages_carrying_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let vali = adt("adt-a31-qualify.hl7", "V1", &[("N||QUAL", "N||VALI")]);
+    run(
+        Mode::Bulk,
+        &dir,
+        &[
+            vali,
+            doc(
+                "V2",
+                "T02",
+                "1.2.250.1.999.1.2.4971",
+                None,
+                &garnier_prov_ins_only(),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(outcome(&report(&dir)[1]).0, "held");
+    let config = tmp.path().join("vali.toml");
+    std::fs::write(&config, "[identity]\naccept_vali = true\n").unwrap();
+    let w = worklist(&dir, &["--config", &config.to_string_lossy()]);
+    assert_eq!(w[0]["ins_only"], true);
+    assert_eq!(w[0]["identity"]["state"], "qualified", "{w:#?}");
+    let o = bin()
+        .args(["held", "release", "--ins", "299123523830147"])
+        .arg(&dir)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(status(&o), 0, "{text} {}", stderr(&o));
+    assert!(text.contains("1 released, 0 still held"), "{text}");
+    assert!(
+        !text.contains("299123523830147"),
+        "the INS is not echoed: {text}"
+    );
+    let lines = report(&dir);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["source"], "held release");
+    assert_eq!(outcome(&lines[2]).0, "converted");
+    assert!(files_in(&dir, "held").is_empty());
+    // --ipp and --ins together: a usage error.
+    let o = bin()
+        .args([
+            "held",
+            "release",
+            "--ipp",
+            "100009",
+            "--ins",
+            "299123523830147",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 2);
+}

@@ -276,8 +276,8 @@ struct Pending {
 /// What `dmpfeed held release` did for one patient.
 #[derive(Debug, Default)]
 pub struct ReleaseReport {
-    /// The patient the messages were filed under (merges followed).
-    pub ipp: String,
+    /// The IPP asked for, where merges led it (`None`: released by INS only).
+    pub ipp: Option<String>,
     /// Lines written: the released message's `released_from` and its new outcome.
     pub released: Vec<(String, Outcome)>,
     /// Messages still held: their held line's `source` and why.
@@ -582,8 +582,9 @@ impl OutputDir {
             && let Some(update) = &record.conversion.facts.update
             && update.qualified
         {
-            let ipp = update.ipp.clone();
-            self.release(tx, books, pending, &ipp, &record.source, record.seq)?;
+            let (ipp, ins) = (update.ipp.clone(), update.ins.clone());
+            let patient = (Some(ipp.as_str()), ins.as_deref());
+            self.release(tx, books, pending, patient, &record.source, record.seq)?;
         }
         Ok(())
     }
@@ -814,26 +815,26 @@ impl OutputDir {
         Ok(())
     }
 
-    /// Converts again every message held for the patient (merges followed), with what the
-    /// registry now holds (the identity just recorded): each one that is no longer held gets a
-    /// new line naming the held line in `released_from`, and leaves `held/`. A message released in
-    /// the registry whose release line never reached the report (a crash in between) is released
-    /// again.
+    /// Converts again every message held for the patient — filed under the IPP (merges
+    /// followed) or carrying the INS —, with what the registry now holds (the identity just
+    /// recorded): each one that is no longer held gets a new line naming the held line in
+    /// `released_from`, and leaves `held/`. A message released in the registry whose release
+    /// line never reached the report (a crash in between) is released again.
     fn release(
         &self,
         tx: &mut Tx<'_>,
         books: &mut Books<'_>,
         pending: &mut Pending,
-        ipp: &str,
+        (ipp, ins): (Option<&str>, Option<&str>),
         source: &str,
         seq: u64,
     ) -> Result<ReleaseReport, Error> {
         let mut report = ReleaseReport {
-            ipp: tx.canonical_ipp(ipp)?,
+            ipp: ipp.map(|i| tx.canonical_ipp(i)).transpose()?,
             ..ReleaseReport::default()
         };
         let waiting: Vec<(HeldEntry, MessageHash)> = tx
-            .held_ever_for_patient(ipp)?
+            .held_ever_for_patient(ipp, ins)?
             .into_iter()
             .filter_map(|e| still_waiting(books, e))
             .collect();
@@ -1002,11 +1003,16 @@ impl OutputDir {
         Ok(r)
     }
 
-    /// `dmpfeed held release --ipp`: converts again every message held for the patient, with the
-    /// identity the registry holds and the current configuration.
-    pub fn release_patient(&self, ipp: &str) -> Result<ReleaseReport, Error> {
+    /// `dmpfeed held release --ipp | --ins`: converts again every message held for the patient
+    /// (filed under the IPP, or carrying the INS), with the identity the registry holds and the
+    /// current configuration.
+    pub fn release_patient(
+        &self,
+        ipp: Option<&str>,
+        ins: Option<&str>,
+    ) -> Result<ReleaseReport, Error> {
         self.commit_with(|tx, books, pending| {
-            self.release(tx, books, pending, ipp, MANUAL_RELEASE, 0)
+            self.release(tx, books, pending, (ipp, ins), MANUAL_RELEASE, 0)
         })
     }
 }
