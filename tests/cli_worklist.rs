@@ -801,8 +801,20 @@ fn held_release_retries_one_patient() {
     assert_eq!(outcome(&lines[2]).0, "converted");
     assert!(files_in(&dir, "held").is_empty());
     assert!(worklist(&dir, &[]).is_empty());
-    // Nothing left to release.
-    assert!(release(&["--config", &config]).contains("0 released, 0 still held"));
+    // Nothing left to release: said so, with status 1, as for an IPP never held (a typo).
+    for ipp in ["100009", "999"] {
+        let o = bin()
+            .args(["held", "release", "--ipp", ipp])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(status(&o), 1, "{}", stderr(&o));
+        assert_eq!(
+            String::from_utf8(o.stdout).unwrap(),
+            format!("no held message for IPP {ipp} (not on the worklist)\n")
+        );
+    }
+    assert_eq!(report(&dir).len(), 3, "nothing written");
 }
 
 #[test]

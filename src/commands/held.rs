@@ -322,6 +322,11 @@ fn release(args: &ReleaseArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         .release_patient(ipp, ins)
         .map_err(|e| Fatal(e.to_string()))?;
     drop(output);
+    if report.released.is_empty() && report.still_held.is_empty() {
+        // A typo must not read as a patient with nothing left to do.
+        writeln!(out, "no held message for {who} (not on the worklist)")?;
+        return Ok(Status::SomeRejected);
+    }
     let who = match &report.ipp {
         Some(canonical) => format!("IPP {canonical}"),
         None => who,
