@@ -2,7 +2,7 @@
 //! [`Recall`], and what the conversion leaves for the registry ([`Facts`]).
 //!
 //! The conversion stays a pure function of the message, the configuration and the answers to
-//! four questions:
+//! these questions:
 //!
 //! | question | asked for | changes |
 //! |---|---|---|
