@@ -58,6 +58,7 @@ pub enum Command {
     ///   dmpfeed held out/
     ///   dmpfeed held out/ --json
     ///   dmpfeed held release --ipp 100009 out/
+    ///   dmpfeed held release --ins 299123523830147 out/
     #[command(verbatim_doc_comment)]
     Held(HeldArgs),
     /// Show the configuration.
@@ -159,8 +160,16 @@ pub enum HeldCommand {
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
     /// The patient's IPP (merged records are followed).
-    #[arg(long, value_name = "IPP")]
-    pub ipp: String,
+    #[arg(
+        long,
+        value_name = "IPP",
+        required_unless_present = "ins",
+        conflicts_with = "ins"
+    )]
+    pub ipp: Option<String>,
+    /// Or the patient's INS: the messages held that carry it (those naming no IPP, or another).
+    #[arg(long, value_name = "INS")]
+    pub ins: Option<String>,
     /// The output folder (the DIR of `convert --out DIR`).
     #[arg(value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,

@@ -149,6 +149,10 @@ reason_codes! {
     /// sex or birth date): the recorded identity is not used, the document is held (issue 3).
     /// An addition to CONTRACT.md's list.
     IdentityConflict = "IDENTITY_CONFLICT" => Some(Outcome::Held),
+    /// A held message released after a later version of its document was sent: sending it
+    /// would put an outdated version in the DMP after the current one, so it is not sent.
+    /// An addition to CONTRACT.md's list.
+    DocumentSuperseded = "DOCUMENT_SUPERSEDED" => Some(Outcome::Excluded),
 }
 
 impl ReasonCode {

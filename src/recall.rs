@@ -2,7 +2,7 @@
 //! [`Recall`], and what the conversion leaves for the registry ([`Facts`]).
 //!
 //! The conversion stays a pure function of the message, the configuration and the answers to
-//! four questions:
+//! these questions:
 //!
 //! | question | asked for | changes |
 //! |---|---|---|
@@ -10,6 +10,7 @@
 //! | was this document converted here? | a deletion | `DELETED_DOCUMENT_UNKNOWN` |
 //! | is the patient opposed to DMP feeding? | a document naming an IPP or an INS | `excluded`, `DMP_OPPOSITION` |
 //! | what identity was recorded for the patient? | a document whose own PID cannot be used | converted with the recorded identity (`IDENTITY_FROM_REGISTRY`), or `held` |
+//! | … and, without one for its IPP, for its INS? | the same, naming no IPP or one without a recorded identity | the same |
 //!
 //! Every question asked is kept with its answer ([`Facts::lookups`]). In bulk mode the workers
 //! ask a read-only view of the registry, which does not yet hold the messages still in flight
@@ -46,6 +47,10 @@ pub trait Recall {
 
     /// The latest identity recorded for the patient from an ADT message.
     fn identity(&self, ipp: &str) -> Result<Option<RecordedIdentity>, Unavailable>;
+
+    /// The latest identity recorded from ADT for the one patient record whose INS this is
+    /// (none when several records carry it).
+    fn identity_by_ins(&self, ins: &str) -> Result<Option<RecordedIdentity>, Unavailable>;
 }
 
 /// A document's place in its chain.
@@ -94,6 +99,10 @@ pub enum Lookup {
     },
     Identity {
         ipp: String,
+        answer: Option<IdentityAnswer>,
+    },
+    IdentityByIns {
+        ins: String,
         answer: Option<IdentityAnswer>,
     },
 }
@@ -159,6 +168,14 @@ impl Lookup {
         )
     }
 
+    /// Whether this lookup found no identity recorded for the INS.
+    pub fn found_no_identity_by_ins(&self, by_ins: &str) -> bool {
+        matches!(
+            self,
+            Lookup::IdentityByIns { ins, answer: Some(IdentityAnswer::NoneRecorded) } if ins == by_ins
+        )
+    }
+
     /// Asks the question again: `true` when the answer is still the one the conversion used.
     /// `Err` when `memory` cannot answer now.
     pub fn holds(&self, memory: &dyn Recall) -> Result<bool, Unavailable> {
@@ -177,6 +194,9 @@ impl Lookup {
             }
             Lookup::Identity { ipp, answer } => {
                 *answer == Some(IdentityAnswer::of(memory.identity(ipp)?.as_ref()))
+            }
+            Lookup::IdentityByIns { ins, answer } => {
+                *answer == Some(IdentityAnswer::of(memory.identity_by_ins(ins)?.as_ref()))
             }
         })
     }
@@ -254,12 +274,26 @@ impl Facts {
         })
     }
 
-    /// Asks for the identity recorded for the patient.
+    /// Asks for the identity recorded for the patient: by the IPP of PID; when PID names none,
+    /// or none was recorded for it, by the INS of PID (held documents are indexed by IPP and
+    /// INS, issue 10: a document naming the patient by INS only, or under another IPP, is
+    /// released by the ADT that qualifies that INS). Whether that identity may stand in for
+    /// PID's is the identity gate's decision, not this one's.
     pub fn recorded_identity(&mut self, memory: &dyn Recall) -> Option<RecordedIdentity> {
-        let ipp = self.ipp.clone()?;
-        let answer = memory.identity(&ipp).ok();
-        self.lookups.push(Lookup::Identity {
-            ipp,
+        if let Some(ipp) = self.ipp.clone() {
+            let answer = memory.identity(&ipp).ok();
+            self.lookups.push(Lookup::Identity {
+                ipp,
+                answer: answer.as_ref().map(|a| IdentityAnswer::of(a.as_ref())),
+            });
+            if let Some(found) = answer.flatten() {
+                return Some(found);
+            }
+        }
+        let ins = self.ins.clone()?;
+        let answer = memory.identity_by_ins(&ins).ok();
+        self.lookups.push(Lookup::IdentityByIns {
+            ins,
             answer: answer.as_ref().map(|a| IdentityAnswer::of(a.as_ref())),
         });
         answer.flatten()
@@ -373,6 +407,9 @@ mod tests {
         }
         fn opposed(&self, _: Option<&str>, _: Option<&str>) -> Result<bool, Unavailable> {
             Ok(self.opposed)
+        }
+        fn identity_by_ins(&self, _: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
+            Ok(None)
         }
         fn identity(&self, _: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
             Ok(None)

@@ -812,8 +812,20 @@ fn held_release_retries_one_patient() {
     assert_eq!(outcome(&lines[2]).0, "converted");
     assert!(files_in(&dir, "held").is_empty());
     assert!(worklist(&dir, &[]).is_empty());
-    // Nothing left to release.
-    assert!(release(&["--config", &config]).contains("0 released, 0 still held"));
+    // Nothing left to release: said so, with status 1, as for an IPP never held (a typo).
+    for ipp in ["100009", "999"] {
+        let o = bin()
+            .args(["held", "release", "--ipp", ipp])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(status(&o), 1, "{}", stderr(&o));
+        assert_eq!(
+            String::from_utf8(o.stdout).unwrap(),
+            format!("no held message for IPP {ipp} (not on the worklist)\n")
+        );
+    }
+    assert_eq!(report(&dir).len(), 3, "nothing written");
 }
 
 #[test]
@@ -1048,4 +1060,303 @@ fn an_opposition_applies_to_the_patients_ins_under_any_ipp() {
             ["1.2.250.1.999.1.2.4403.xml", "1.2.250.1.999.1.2.4404.xml"]
         );
     }
+}
+
+/// GARNIER, IPP 100009, qualified (the identity the ADT qualifies).
+fn garnier_qual() -> String {
+    pid_of("adt-a31-qualify.hl7")
+}
+
+/// `status|released_as` of each row of the registry's `held` table, in held order.
+fn held_rows(dir: &Path) -> Vec<String> {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("registry.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare("SELECT status, released_as FROM held ORDER BY held_at, rowid")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(format!(
+            "{}|{}",
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<String>>(1)?.unwrap_or_default()
+        ))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn a_held_version_released_after_a_newer_one_was_sent_is_not_sent() {
+    let r = |n: u32| format!("1.2.250.1.999.1.2.49{n:02}");
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let msgs = vec![
+            // An original held, then its replacement converted (parent unknown: version 2).
+            doc("S1", "T02", &r(1), None, &garnier_prov()),
+            doc("S2", "T10", &r(2), Some(&r(1)), &garnier_qual()),
+            // A replacement held, then another replacement of the same parent converted.
+            doc("S3", "T02", &r(3), None, &garnier_qual()),
+            doc("S4", "T10", &r(4), Some(&r(3)), &garnier_prov()),
+            doc("S5", "T10", &r(5), Some(&r(3)), &garnier_qual()),
+            adt("adt-a31-qualify.hl7", "S6", &[]),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("converted", vec![], vec!["REPLACED_DOCUMENT_UNKNOWN"]),
+                ("converted", vec![], vec![]),
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("converted", vec![], vec![]),
+                ("recorded", vec![], vec![]),
+                ("excluded", vec!["DOCUMENT_SUPERSEDED"], vec![]),
+                ("excluded", vec!["DOCUMENT_SUPERSEDED"], vec![]),
+            ],
+            "{mode:?}: {lines:#?}"
+        );
+        assert_eq!(lines[6]["released_from"], lines[0]["source"]);
+        assert_eq!(lines[7]["released_from"], lines[3]["source"]);
+        // Only the versions sent in order are in documents/; the outdated ones wait nowhere.
+        assert_eq!(
+            files_in(&dir, "documents"),
+            [r(2), r(3), r(5)].map(|id| format!("{id}.xml"))
+        );
+        assert_eq!(
+            files_in(&dir, "excluded"),
+            [
+                format!("{}.hl7", r(1)),
+                format!("{}.json", r(1)),
+                format!("{}.hl7", r(4)),
+                format!("{}.json", r(4)),
+            ]
+        );
+        assert!(files_in(&dir, "held").is_empty());
+        assert!(worklist(&dir, &[]).is_empty());
+        assert_eq!(
+            held_rows(&dir),
+            [
+                format!("released|superseded by documents/{}.xml", r(2)),
+                format!("released|superseded by documents/{}.xml", r(5)),
+            ]
+        );
+        // The chains: nothing recorded for the outdated versions; the latest ones current.
+        let docs = documents(&dir);
+        assert_eq!(docs.len(), 2, "{docs:#?}");
+        for d in &docs {
+            assert_eq!(d["status"], "current");
+        }
+        // The same input again changes nothing.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &msgs, &[]);
+        assert_eq!(
+            std::fs::read(dir.join("report.jsonl")).unwrap(),
+            before,
+            "{mode:?}: {:#?}",
+            report(&dir)
+        );
+        assert_eq!(files_in(&dir, "documents").len(), 3);
+    }
+}
+
+#[test]
+fn two_held_messages_for_one_document_release_only_the_latest() {
+    let id = "1.2.250.1.999.1.2.4951";
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        // The DPI sends the document again (other bytes) while the first message waits.
+        let msgs = vec![
+            doc("R1", "T02", id, None, &garnier_prov()),
+            doc("R2", "T02", id, None, &garnier_prov()),
+            adt("adt-a31-qualify.hl7", "R3", &[]),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(|l| outcome(l).0).collect();
+        assert_eq!(
+            got,
+            ["held", "held", "recorded", "converted"],
+            "{mode:?}: {lines:#?}"
+        );
+        assert_eq!(lines[3]["released_from"], lines[1]["source"], "the latest");
+        assert_eq!(lines[3]["sha1"], lines[1]["sha1"]);
+        let docs = files_in(&dir, "documents");
+        assert_eq!(docs.len(), 1, "one CDA for the document: {docs:?}");
+        assert_eq!(
+            Some(docs[0].as_str()),
+            lines[3]["document"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("documents/")
+        );
+        let sent = format!("documents/{}", docs[0]);
+        assert_eq!(
+            held_rows(&dir),
+            [
+                format!("released|settled by {sent}"),
+                format!("released|{sent}")
+            ]
+        );
+        assert!(worklist(&dir, &[]).is_empty());
+        let history = documents(&dir);
+        assert_eq!(history.len(), 1);
+        assert_eq!(
+            history[0]["history"].as_array().unwrap().len(),
+            1,
+            "{history:#?}"
+        );
+        // The same input again changes nothing.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &msgs, &[]);
+        assert_eq!(
+            std::fs::read(dir.join("report.jsonl")).unwrap(),
+            before,
+            "{mode:?}"
+        );
+        assert_eq!(files_in(&dir, "documents").len(), 1);
+    }
+}
+
+/// GARNIER's provisional PID naming her by INS only (no IPP repetition in PID-3).
+fn garnier_prov_ins_only() -> String {
+    garnier_prov().replace("100009^^^CHU-DEMO&1.2.250.1.999.1.1&ISO^PI~", "")
+}
+
+#[test]
+fn documents_held_under_the_ins_only_or_another_ipp_are_released_by_that_ins() {
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        run(
+            mode,
+            &dir,
+            &[
+                doc(
+                    "I1",
+                    "T02",
+                    "1.2.250.1.999.1.2.4961",
+                    None,
+                    &garnier_prov_ins_only(),
+                ),
+                doc(
+                    "I2",
+                    "T02",
+                    "1.2.250.1.999.1.2.4962",
+                    None,
+                    &garnier_prov().replace("100009^^^", "555555^^^"),
+                ),
+            ],
+            &[],
+        );
+        let w = worklist(&dir, &[]);
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert_eq!(w[0]["ipp"], "555555");
+        assert_eq!(w[0]["ins_only"], false);
+        assert!(w[1]["ipp"].is_null());
+        assert_eq!(w[1]["ins_only"], true, "{w:#?}");
+        assert_eq!(w[1]["identity"]["state"], "none");
+        let text = bin().arg("held").arg(&dir).output().unwrap();
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(text.contains("INS only (no IPP) — 1 held"), "{text}");
+        assert!(!text.contains("No IPP"), "{text}");
+        assert!(!text.contains("299123523830147"), "no INS: {text}");
+        // The ADT qualifies IPP 100009 with that INS: both are released, with its identity.
+        run(mode, &dir, &[adt("adt-a31-qualify.hl7", "I3", &[])], &[]);
+        let lines = report(&dir);
+        let got: Vec<_> = lines.iter().map(outcome).collect();
+        assert_eq!(
+            got,
+            [
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("held", vec!["IDENTITY_NOT_QUALIFIED"], vec![]),
+                ("recorded", vec![], vec![]),
+                ("converted", vec![], vec!["IDENTITY_FROM_REGISTRY"]),
+                ("converted", vec![], vec!["IDENTITY_FROM_REGISTRY"]),
+            ],
+            "{mode:?}: {lines:#?}"
+        );
+        assert_eq!(lines[3]["released_from"], lines[0]["source"]);
+        assert_eq!(lines[4]["released_from"], lines[1]["source"]);
+        for l in &lines[3..] {
+            assert_eq!(
+                l["metadata"]["patientId"],
+                "299123523830147^^^&1.2.250.1.213.1.4.8&ISO"
+            );
+        }
+        assert!(files_in(&dir, "held").is_empty(), "{mode:?}");
+        assert!(worklist(&dir, &[]).is_empty());
+        // The same input again changes nothing.
+        let before = std::fs::read(dir.join("report.jsonl")).unwrap();
+        run(mode, &dir, &[adt("adt-a31-qualify.hl7", "I3", &[])], &[]);
+        assert_eq!(std::fs::read(dir.join("report.jsonl")).unwrap(), before);
+    }
+}
+
+#[test]
+fn held_release_by_ins_retries_the_messages_carrying_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let vali = adt("adt-a31-qualify.hl7", "V1", &[("N||QUAL", "N||VALI")]);
+    run(
+        Mode::Bulk,
+        &dir,
+        &[
+            vali,
+            doc(
+                "V2",
+                "T02",
+                "1.2.250.1.999.1.2.4971",
+                None,
+                &garnier_prov_ins_only(),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(outcome(&report(&dir)[1]).0, "held");
+    let config = tmp.path().join("vali.toml");
+    std::fs::write(&config, "[identity]\naccept_vali = true\n").unwrap();
+    let w = worklist(&dir, &["--config", &config.to_string_lossy()]);
+    assert_eq!(w[0]["ins_only"], true);
+    assert_eq!(w[0]["identity"]["state"], "qualified", "{w:#?}");
+    let o = bin()
+        .args(["held", "release", "--ins", "299123523830147"])
+        .arg(&dir)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(status(&o), 0, "{text} {}", stderr(&o));
+    assert!(text.contains("1 released, 0 still held"), "{text}");
+    assert!(
+        !text.contains("299123523830147"),
+        "the INS is not echoed: {text}"
+    );
+    let lines = report(&dir);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["source"], "held release");
+    assert_eq!(outcome(&lines[2]).0, "converted");
+    assert!(files_in(&dir, "held").is_empty());
+    // --ipp and --ins together: a usage error.
+    let o = bin()
+        .args([
+            "held",
+            "release",
+            "--ipp",
+            "100009",
+            "--ins",
+            "299123523830147",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 2);
 }

@@ -435,3 +435,44 @@ fn an_opposition_is_found_by_the_ins_recorded_for_its_ipp() {
     assert!(!reg.is_opposed_by_ins(INS).unwrap());
     assert_eq!(check_invariants(&path), Vec::<String>::new());
 }
+
+#[test]
+fn held_messages_are_found_by_ipp_or_ins_and_an_ins_names_one_patient_at_most() {
+    let (_dir, path, mut reg) = fresh_with_clock();
+    let ins = "255069999999934";
+    hold(&mut reg, "a1", Some("100"), None, &["INS_MISSING"]);
+    hold(&mut reg, "b2", None, Some(ins), &["IDENTITY_NOT_QUALIFIED"]);
+    hold(
+        &mut reg,
+        "c3",
+        Some("200"),
+        Some(ins),
+        &["IDENTITY_NOT_QUALIFIED"],
+    );
+    hold(&mut reg, "d4", Some("300"), None, &["INS_MISSING"]);
+    let hashes = |ipp: Option<&str>, ins: Option<&str>| -> Vec<String> {
+        reg.held_ever_for_patient(ipp, ins)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message_hash)
+            .collect()
+    };
+    assert_eq!(
+        hashes(Some("100"), Some(ins)),
+        ["a1", "b2", "c3"],
+        "oldest first"
+    );
+    assert_eq!(hashes(None, Some(ins)), ["b2", "c3"]);
+    assert_eq!(hashes(Some("300"), None), ["d4"]);
+    assert!(hashes(None, None).is_empty());
+    // The identity of the one patient record carrying the INS; none when two records carry it.
+    assert!(reg.patient_by_ins(ins).unwrap().is_none());
+    identity(&mut reg, "100", true, "adt-1");
+    assert_eq!(reg.patient_by_ins(ins).unwrap().unwrap().ipp, "100");
+    identity(&mut reg, "400", true, "adt-2");
+    assert!(
+        reg.patient_by_ins(ins).unwrap().is_none(),
+        "two records with one INS: for a human to say"
+    );
+    check_invariants(&path);
+}

@@ -1,13 +1,15 @@
 //! `dmpfeed held [DIR] [--json]`: the identity worklist — the messages held because their
 //! patient's identity cannot be used for the DMP, by patient, for an identity-vigilance clerk;
-//! `dmpfeed held release --ipp IPP [DIR]`: converts one patient's held messages again, with the
-//! identity the registry holds (see `docs/worklist.md`).
+//! `dmpfeed held release --ipp IPP | --ins INS [DIR]`: converts one patient's held messages again
+//! (filed under the IPP, or carrying the INS), with the identity the registry holds (see
+//! `docs/worklist.md`).
 //!
 //! The list only reads (a read-only connection: it works while a `convert` writes into the
 //! folder). It shows the IPP, the reasons, how long the messages have waited, where they are,
 //! and what the patient administration system (ADT) last said of the identity — never the
-//! patient's traits nor the INS: the clerk looks the IPP up in the patient administration system,
-//! where fixing the identity belongs. A release writes into the folder like a `convert` (it takes
+//! patient's traits nor the INS (messages naming the patient by INS only make an `INS only`
+//! line): the clerk looks the IPP up in the patient administration system, where fixing the
+//! identity belongs. A release writes into the folder like a `convert` (it takes
 //! the folder's lock) and appends one report line per message released.
 
 use super::{Fatal, Status, load_config};
@@ -83,17 +85,21 @@ fn registry_path(dir: &Path) -> PathBuf {
     }
 }
 
-/// One line of the worklist: a patient (or the messages without IPP).
+/// One line of the worklist: a patient by IPP; or by INS, for messages that name no IPP (the INS
+/// itself is not shown); or the messages that name neither.
 #[derive(Debug, Serialize)]
 struct Line<'a> {
     ipp: Option<&'a str>,
+    /// Messages naming the patient by INS only (no IPP): an ADT carrying that INS releases them.
+    ins_only: bool,
     count: usize,
     /// Every reason of the patient's held messages, sorted.
     reasons: Vec<&'a str>,
     /// When the oldest message was held (RFC 3339).
     oldest: String,
     waiting_seconds: i64,
-    /// What the patient administration system last said of the identity (`null` without IPP).
+    /// What the patient administration system last said of the identity (`null` without IPP or
+    /// INS; for an INS-only line, the one patient record carrying that INS, if any).
     identity: Option<RecordedIdentity>,
     held: Vec<HeldItem<'a>>,
 }
@@ -114,26 +120,36 @@ fn list(args: &HeldArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     let reader =
         RegistryReader::open(&registry_path(&args.dir)).map_err(|e| Fatal(e.to_string()))?;
     let waiting = reader.held_waiting().map_err(|e| Fatal(e.to_string()))?;
-    // Grouped by IPP, in order of the oldest message; those without IPP last.
-    let mut groups: Vec<(Option<&str>, Vec<&HeldEntry>)> = Vec::new();
+    // Grouped by IPP, else by INS, in order of the oldest message; those by INS only next, those
+    // naming neither last.
+    let mut groups: Vec<(Group<'_>, Vec<&HeldEntry>)> = Vec::new();
     for e in &waiting {
-        match groups.iter_mut().find(|(ipp, _)| *ipp == e.ipp.as_deref()) {
+        let group = match (e.ipp.as_deref(), e.ins.as_deref()) {
+            (Some(ipp), _) => Group::Ipp(ipp),
+            (None, Some(ins)) => Group::Ins(ins),
+            (None, None) => Group::Neither,
+        };
+        match groups.iter_mut().find(|(g, _)| *g == group) {
             Some((_, entries)) => entries.push(e),
-            None => groups.push((e.ipp.as_deref(), vec![e])),
+            None => groups.push((group, vec![e])),
         }
     }
-    groups.sort_by_key(|(ipp, _)| ipp.is_none());
+    groups.sort_by_key(|(g, _)| match g {
+        Group::Ipp(_) => 0,
+        Group::Ins(_) => 1,
+        Group::Neither => 2,
+    });
     let now = jiff::Timestamp::now();
     let tz = jiff::tz::TimeZone::system();
     if !args.json {
-        let patients = groups.iter().filter(|(ipp, _)| ipp.is_some()).count();
+        let patients = groups.iter().filter(|(g, _)| *g != Group::Neither).count();
         writeln!(
             out,
             "Identity worklist: {} held message(s), {patients} patient(s)",
             waiting.len()
         )?;
     }
-    for (ipp, entries) in &groups {
+    for (group, entries) in &groups {
         let mut reasons: Vec<&str> = entries
             .iter()
             .flat_map(|e| e.reasons.iter().map(String::as_str))
@@ -141,12 +157,23 @@ fn list(args: &HeldArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         reasons.sort_unstable();
         reasons.dedup();
         let oldest = entries.iter().map(|e| e.held_at).min().unwrap_or(now);
-        let identity = match ipp {
-            Some(ipp) => Some(recorded_identity(&reader, ipp, &config)?),
-            None => None,
+        let identity = match group {
+            Group::Ipp(ipp) => Some(recorded_identity(&reader, ipp, &config)?),
+            Group::Ins(ins) => match reader
+                .patient_by_ins(ins)
+                .map_err(|e| Fatal(e.to_string()))?
+            {
+                Some(p) => Some(recorded_identity(&reader, &p.ipp, &config)?),
+                None => Some(RecordedIdentity::None),
+            },
+            Group::Neither => None,
         };
         let line = Line {
-            ipp: *ipp,
+            ipp: match group {
+                Group::Ipp(ipp) => Some(ipp),
+                _ => None,
+            },
+            ins_only: matches!(group, Group::Ins(_)),
             count: entries.len(),
             reasons,
             oldest: oldest.to_string(),
@@ -180,9 +207,10 @@ fn write_text(
     tz: &jiff::tz::TimeZone,
 ) -> std::io::Result<()> {
     writeln!(out)?;
-    let who = match line.ipp {
-        Some(ipp) => format!("IPP {ipp}"),
-        None => "No IPP".to_owned(),
+    let who = match (line.ipp, line.ins_only) {
+        (Some(ipp), _) => format!("IPP {ipp}"),
+        (None, true) => "INS only (no IPP)".to_owned(),
+        (None, false) => "No IPP".to_owned(),
     };
     writeln!(
         out,
@@ -192,8 +220,12 @@ fn write_text(
         line.reasons.join(", ")
     )?;
     let advice = match (&line.identity, line.ipp) {
-        (None, _) => "these messages name no IPP (PID-3 typed PI): fix them in the DPI and send \
-                      them again"
+        (None, _) => "these messages name no IPP (PID-3 typed PI) and no INS: fix them in the DPI \
+                      and send them again"
+            .to_owned(),
+        (Some(RecordedIdentity::None), None) => "these messages name the patient by INS only: \
+            the next ADT message carrying that INS with a qualified identity releases them (look \
+            the patient up in the patient administration system by the INS in held/NAME.hl7)"
             .to_owned(),
         (Some(RecordedIdentity::None), _) => "no identity received from the patient \
             administration system (ADT) yet: once the identity is qualified there (INS from the \
@@ -215,7 +247,11 @@ fn write_text(
              converts these documents again and says what still stops them",
             dir.display()
         ),
-        (Some(RecordedIdentity::Qualified), None) => String::new(),
+        (Some(RecordedIdentity::Qualified), None) => format!(
+            "the latest ADT identity with that INS is qualified: `dmpfeed held release --ins INS \
+             {}` converts these documents again and says what still stops them",
+            dir.display()
+        ),
     };
     writeln!(out, "  {advice}")?;
     for h in &line.held {
@@ -239,6 +275,15 @@ fn write_text(
     Ok(())
 }
 
+/// A worklist line's patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group<'a> {
+    Ipp(&'a str),
+    /// No IPP; never printed.
+    Ins(&'a str),
+    Neither,
+}
+
 /// A waiting time for a person: the two largest units.
 fn age(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -254,9 +299,14 @@ fn age(seconds: i64) -> String {
 
 fn release(args: &ReleaseArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     let config = load_config(args.config.as_deref())?;
-    if args.ipp.trim().is_empty() {
-        return Err(Fatal("--ipp: an IPP is required".into()));
-    }
+    let (ipp, ins) = (given(&args.ipp), given(&args.ins));
+    // What the output names the patient by: the IPP, never the INS (it is health data; the
+    // clerk typed it).
+    let who = match (ipp, ins) {
+        (Some(ipp), _) => format!("IPP {ipp}"),
+        (None, Some(_)) => "the INS given".to_owned(),
+        (None, None) => return Err(Fatal("--ipp or --ins: a patient is required".into())),
+    };
     let path = registry::path_in(&args.dir);
     if !path.is_file() {
         return Err(Fatal(format!(
@@ -269,13 +319,21 @@ fn release(args: &ReleaseArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         .map_err(|e| Fatal(e.to_string()))?
         .with_emit(emit);
     let report = output
-        .release_patient(args.ipp.trim())
+        .release_patient(ipp, ins)
         .map_err(|e| Fatal(e.to_string()))?;
     drop(output);
+    if report.released.is_empty() && report.still_held.is_empty() {
+        // A typo must not read as a patient with nothing left to do.
+        writeln!(out, "no held message for {who} (not on the worklist)")?;
+        return Ok(Status::SomeRejected);
+    }
+    let who = match &report.ipp {
+        Some(canonical) => format!("IPP {canonical}"),
+        None => who,
+    };
     writeln!(
         out,
-        "IPP {}: {} released, {} still held",
-        report.ipp,
+        "{who}: {} released, {} still held",
         report.released.len(),
         report.still_held.len()
     )?;
@@ -284,19 +342,35 @@ fn release(args: &ReleaseArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     }
     if !report.still_held.is_empty() {
         let reader = RegistryReader::open(&path).map_err(|e| Fatal(e.to_string()))?;
-        match recorded_identity(&reader, &report.ipp, &config)? {
-            RecordedIdentity::None => writeln!(
+        let recorded = match (&report.ipp, ins) {
+            (Some(ipp), _) => Some(recorded_identity(&reader, ipp, &config)?),
+            (None, Some(ins)) => match reader
+                .patient_by_ins(ins)
+                .map_err(|e| Fatal(e.to_string()))?
+            {
+                Some(p) => Some(recorded_identity(&reader, &p.ipp, &config)?),
+                None => None,
+            },
+            (None, None) => None,
+        };
+        match recorded {
+            Some(RecordedIdentity::None) => writeln!(
                 out,
                 "  no identity was received from the patient administration system (ADT) for \
                  this patient"
             )?,
-            RecordedIdentity::NotQualified { findings } => {
+            None => writeln!(
+                out,
+                "  no identity was received from the patient administration system (ADT) with \
+                 this INS (or several patient records carry it)"
+            )?,
+            Some(RecordedIdentity::NotQualified { findings }) => {
                 writeln!(out, "  the latest ADT identity is not qualified:")?;
                 for f in findings {
                     writeln!(out, "    {f}")?;
                 }
             }
-            RecordedIdentity::Qualified => writeln!(
+            Some(RecordedIdentity::Qualified) => writeln!(
                 out,
                 "  the latest ADT identity is qualified, but these messages are held for \
                  another reason:"
@@ -308,4 +382,9 @@ fn release(args: &ReleaseArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
         }
     }
     Ok(Status::Ok)
+}
+
+/// An option's value, trimmed, when not empty.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }

@@ -3,7 +3,7 @@
 //! see [`crate::recall`]), and the pool of read-only connections the workers share.
 
 use crate::recall::{Lookup, Place, Recall, RecordedIdentity, Unavailable};
-use crate::registry::{RegistryError, RegistryRead, RegistryReader};
+use crate::registry::{PatientRow, RegistryError, RegistryRead, RegistryReader};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -46,10 +46,21 @@ impl<T: RegistryRead> Recall for T {
         Ok(self
             .patient(ipp)
             .map_err(unavailable)?
-            .map(|p| RecordedIdentity {
-                message: p.adt_message,
-                hash: p.message_hash,
-            }))
+            .map(recorded_identity))
+    }
+
+    fn identity_by_ins(&self, ins: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
+        Ok(self
+            .patient_by_ins(ins)
+            .map_err(unavailable)?
+            .map(recorded_identity))
+    }
+}
+
+fn recorded_identity(p: PatientRow) -> RecordedIdentity {
+    RecordedIdentity {
+        message: p.adt_message,
+        hash: p.message_hash,
     }
 }
 
@@ -123,6 +134,13 @@ impl<R: RegistryRead> Recall for MessageMemory<'_, R> {
         }
         self.registry.identity(ipp)
     }
+
+    fn identity_by_ins(&self, ins: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
+        if self.before.iter().any(|l| l.found_no_identity_by_ins(ins)) {
+            return Ok(None);
+        }
+        self.registry.identity_by_ins(ins)
+    }
 }
 
 /// A memory that cannot answer: every conversion made with it is made again at commit.
@@ -139,6 +157,9 @@ impl Recall for Unreachable {
         Err(Unavailable(self.0.clone()))
     }
     fn identity(&self, _: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
+        Err(Unavailable(self.0.clone()))
+    }
+    fn identity_by_ins(&self, _: &str) -> Result<Option<RecordedIdentity>, Unavailable> {
         Err(Unavailable(self.0.clone()))
     }
 }

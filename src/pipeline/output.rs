@@ -57,11 +57,11 @@ use crate::convert::{Conversion, Emit, convert_recalling};
 use crate::hl7::{FrameDefect, Framing};
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::registry::{
-    self, HeldDocument, HeldStatus, NewDeletion, NewDocument, Opposition, PatientIdentity,
-    PatientMerge, Registry, RegistryError, RegistryRead, Tx,
+    self, HeldDocument, HeldEntry, HeldStatus, NewDeletion, NewDocument, Opposition,
+    PatientIdentity, PatientMerge, Registry, RegistryError, RegistryRead, Tx,
 };
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -133,6 +133,10 @@ const KEEP_IN_MEMORY: usize = 64 * 1024 * 1024;
 /// deleted (then that message's file): it left the worklist without a line of its own, and is
 /// never released.
 const SETTLED: &str = "settled by ";
+
+/// `released_as` of a held message released after a later version of its document was sent
+/// (then that version's file): excluded with `DOCUMENT_SUPERSEDED`, never sent.
+const SUPERSEDED: &str = "superseded by ";
 
 /// The `source` of the lines written by `dmpfeed held release`.
 pub const MANUAL_RELEASE: &str = "held release";
@@ -272,8 +276,8 @@ struct Pending {
 /// What `dmpfeed held release` did for one patient.
 #[derive(Debug, Default)]
 pub struct ReleaseReport {
-    /// The patient the messages were filed under (merges followed).
-    pub ipp: String,
+    /// The IPP asked for, where merges led it (`None`: released by INS only).
+    pub ipp: Option<String>,
     /// Lines written: the released message's `released_from` and its new outcome.
     pub released: Vec<(String, Outcome)>,
     /// Messages still held: their held line's `source` and why.
@@ -510,6 +514,7 @@ impl OutputDir {
             record.conversion = Conversion::rejected(record.conversion.header.clone(), finding);
             *staged = self.stage(record, &raw)?;
         }
+        self.exclude_if_superseded(tx, record, staged)?;
         let name = if staged.files.is_empty() {
             None
         } else {
@@ -577,8 +582,68 @@ impl OutputDir {
             && let Some(update) = &record.conversion.facts.update
             && update.qualified
         {
-            let ipp = update.ipp.clone();
-            self.release(tx, books, pending, &ipp, &record.source, record.seq)?;
+            let (ipp, ins) = (update.ipp.clone(), update.ins.clone());
+            let patient = (Some(ipp.as_str()), ins.as_deref());
+            self.release(tx, books, pending, patient, &record.source, record.seq)?;
+        }
+        Ok(())
+    }
+
+    /// A held message converted after a later version of its document was sent (its T10 went
+    /// out while it waited, or another replacement of its parent did) must not be sent: the DMP
+    /// would get an outdated version after the current one. It is `excluded` with
+    /// `DOCUMENT_SUPERSEDED` instead (its files go to `excluded/`, not `documents/`), and its held
+    /// entry is marked superseded by that version's file. A message whose document was already
+    /// recorded from these very bytes (sent before the newer version came: a rerun) keeps its
+    /// result.
+    fn exclude_if_superseded(
+        &self,
+        tx: &mut Tx<'_>,
+        record: &mut Record,
+        staged: &mut Staged,
+    ) -> Result<(), Error> {
+        let c = &record.conversion;
+        let (Outcome::Converted, Some(doc), Some(id)) =
+            (c.outcome, &c.document, &c.facts.document_id)
+        else {
+            return Ok(());
+        };
+        let hash = name::hex(&record.hash);
+        if tx.held_entry(&hash)?.is_none()
+            || tx
+                .find_document(id)?
+                .is_some_and(|row| row.message_hash == hash)
+        {
+            return Ok(());
+        }
+        let Some(newer) = tx.superseding(id, c.facts.parent_id.as_deref(), &doc.metadata.set_id)?
+        else {
+            return Ok(());
+        };
+        let own_id = match c.header.as_ref() {
+            Some(h) if h.message_type.starts_with("ORU") => "OBR-3",
+            _ => "TXA-12",
+        };
+        let finding = Finding::new(
+            ReasonCode::DocumentSuperseded,
+            own_id,
+            // The same words whatever version came since, so that a rerun gives the same line;
+            // the registry names the version (`released_as`).
+            "a later version of this document was sent while this message was held: sent now, \
+             it would reach the DMP as an outdated version after the current one; not sent",
+        );
+        let raw = self.kept_bytes(staged, &record.source)?;
+        let c = &mut record.conversion;
+        c.outcome = Outcome::Excluded;
+        c.document = None;
+        c.findings = vec![finding];
+        *staged = self.stage(record, &raw)?;
+        if tx.mark_released(&hash, &format!("{SUPERSEDED}{}", newer.output_path))? {
+            tracing::info!(
+                source = %record.source,
+                newer = %newer.output_path,
+                "held message not sent: a later version of its document was sent meanwhile"
+            );
         }
         Ok(())
     }
@@ -750,40 +815,54 @@ impl OutputDir {
         Ok(())
     }
 
-    /// Converts again every message held for the patient (merges followed), with what the
-    /// registry now holds (the identity just recorded): each one that is no longer held gets a
-    /// new line naming the held line in `released_from`, and leaves `held/`. A message released in
-    /// the registry whose release line never reached the report (a crash in between) is released
-    /// again.
+    /// Converts again every message held for the patient — filed under the IPP (merges
+    /// followed) or carrying the INS —, with what the registry now holds (the identity just
+    /// recorded): each one that is no longer held gets a new line naming the held line in
+    /// `released_from`, and leaves `held/`. A message released in the registry whose release
+    /// line never reached the report (a crash in between) is released again.
     fn release(
         &self,
         tx: &mut Tx<'_>,
         books: &mut Books<'_>,
         pending: &mut Pending,
-        ipp: &str,
+        (ipp, ins): (Option<&str>, Option<&str>),
         source: &str,
         seq: u64,
     ) -> Result<ReleaseReport, Error> {
         let mut report = ReleaseReport {
-            ipp: tx.canonical_ipp(ipp)?,
+            ipp: ipp.map(|i| tx.canonical_ipp(i)).transpose()?,
             ..ReleaseReport::default()
         };
-        for entry in tx.held_ever_for_patient(ipp)? {
-            let Some(hash) = name::parse_hash(&entry.message_hash) else {
+        let waiting: Vec<(HeldEntry, MessageHash)> = tx
+            .held_ever_for_patient(ipp, ins)?
+            .into_iter()
+            .filter_map(|e| still_waiting(books, e))
+            .collect();
+        let mut documents_done = HashSet::new();
+        for (i, (first, _)) in waiting.iter().enumerate() {
+            // Several messages held for one document (the DPI sent it again): only its latest
+            // is released, in the place of the first, and the earlier ones are settled by it
+            // (docs/worklist.md) — one CDA per document, with the DPI's latest content.
+            let mut earlier = Vec::new();
+            let latest = match first.document_id.as_deref() {
+                Some(id) if !documents_done.insert(id) => continue,
+                Some(id) => {
+                    let mut same = waiting[i..]
+                        .iter()
+                        .filter(|(e, _)| e.document_id.as_deref() == Some(id));
+                    let latest = same.next_back().map_or(first, |(e, _)| e);
+                    earlier.extend(same.map(|(e, _)| e.source.clone()));
+                    latest
+                }
+                None => first,
+            };
+            // Read again: what this release did so far may have settled it.
+            let Some((entry, hash)) = tx
+                .held_entry(&latest.message_hash)?
+                .and_then(|e| still_waiting(books, e))
+            else {
                 continue;
             };
-            let reported_held = books.known.get(&hash).map(Known::is_held);
-            let settled = entry
-                .released_as
-                .as_deref()
-                .is_some_and(|r| r.starts_with(SETTLED));
-            let waiting = match entry.status {
-                HeldStatus::Held => reported_held != Some(false),
-                HeldStatus::Released => reported_held == Some(true) && !settled,
-            };
-            if !waiting {
-                continue;
-            }
             let path = self.root.join(&entry.path);
             // Held earlier in this group, its original is still under its temporary name.
             let at = pending
@@ -808,9 +887,11 @@ impl OutputDir {
             };
             let conversion = self.convert_in(&MessageMemory::fresh(&*tx), &raw, &entry.source)?;
             if conversion.outcome == Outcome::Held {
-                report
-                    .still_held
-                    .push((entry.source.clone(), conversion.codes()));
+                let codes = conversion.codes();
+                // The earlier messages for the document wait behind it.
+                for source in earlier.into_iter().chain([entry.source.clone()]) {
+                    report.still_held.push((source, codes.clone()));
+                }
                 continue;
             }
             let mut record = Record {
@@ -922,13 +1003,35 @@ impl OutputDir {
         Ok(r)
     }
 
-    /// `dmpfeed held release --ipp`: converts again every message held for the patient, with the
-    /// identity the registry holds and the current configuration.
-    pub fn release_patient(&self, ipp: &str) -> Result<ReleaseReport, Error> {
+    /// `dmpfeed held release --ipp | --ins`: converts again every message held for the patient
+    /// (filed under the IPP, or carrying the INS), with the identity the registry holds and the
+    /// current configuration.
+    pub fn release_patient(
+        &self,
+        ipp: Option<&str>,
+        ins: Option<&str>,
+    ) -> Result<ReleaseReport, Error> {
         self.commit_with(|tx, books, pending| {
-            self.release(tx, books, pending, ipp, MANUAL_RELEASE, 0)
+            self.release(tx, books, pending, (ipp, ins), MANUAL_RELEASE, 0)
         })
     }
+}
+
+/// A held message (by its registry entry) that a release must convert, with its hash: still
+/// held, or released in the registry while the report still says held (a crash between the
+/// registry's commit and the report line) unless another message settled it.
+fn still_waiting(books: &Books<'_>, entry: HeldEntry) -> Option<(HeldEntry, MessageHash)> {
+    let hash = name::parse_hash(&entry.message_hash)?;
+    let reported_held = books.known.get(&hash).map(Known::is_held);
+    let settled = entry
+        .released_as
+        .as_deref()
+        .is_some_and(|r| r.starts_with(SETTLED));
+    let waiting = match entry.status {
+        HeldStatus::Held => reported_held != Some(false),
+        HeldStatus::Released => reported_held == Some(true) && !settled,
+    };
+    waiting.then_some((entry, hash))
 }
 
 /// The commit's view of the NAME index and the report.

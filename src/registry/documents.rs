@@ -295,6 +295,43 @@ impl Db<'_> {
         )
     }
 
+    /// The version of the chain that a document placed at `set_id` would be outdated by the
+    /// moment it is recorded, if any: a replacement of it recorded from another document, or a
+    /// version of its chain at or above the one it takes in the normal order — 1 for an
+    /// original, its parent's version + 1 for a replacement (2 when the parent is unknown), so a
+    /// replacement whose parent was already replaced by another document counts. The highest
+    /// such version. (A held message released late must not be sent after a newer version:
+    /// the DMP would get an outdated one; see `docs/worklist.md`.)
+    pub(crate) fn superseding(
+        &self,
+        source_id: &str,
+        parent_source_id: Option<&str>,
+        set_id: &str,
+    ) -> Result<Option<DocumentRow>, RegistryError> {
+        let parent_source_id = parent_source_id.filter(|p| *p != source_id);
+        let normal_version = match parent_source_id {
+            None => 1,
+            Some(p) => self
+                .find_document(p)?
+                .map_or(2, |row| row.version.saturating_add(1)),
+        };
+        let mut stmt = self.sql(self.conn.prepare_cached(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE source_id <> ?1
+               AND (parent_source_id = ?1
+                    OR (set_id = ?2 AND version >= ?3)
+                    OR parent_source_id = ?4)
+             ORDER BY version DESC, rowid DESC LIMIT 1"
+        )))?;
+        let mut rows =
+            self.sql(stmt.query(params![source_id, set_id, normal_version, parent_source_id]))?;
+        match self.sql(rows.next())? {
+            Some(r) => Ok(Some(self.document_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Records a converted document (see [`crate::registry::Tx::record_converted`]). Runs inside
     /// the caller's savepoint: any error leaves nothing behind.
     pub(crate) fn record_converted(

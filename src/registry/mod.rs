@@ -520,6 +520,20 @@ pub trait RegistryRead: sealed::Sealed {
         snapshot(self.parts(), |db| db.find_document(source_id))
     }
 
+    /// The version of the chain that a document placed at `set_id` would be outdated by at
+    /// once (a replacement of it, or a version at or above the one it takes in the normal
+    /// order), if any: see `Db::superseding`.
+    fn superseding(
+        &self,
+        source_id: &str,
+        parent_source_id: Option<&str>,
+        set_id: &str,
+    ) -> Result<Option<DocumentRow>, RegistryError> {
+        snapshot(self.parts(), |db| {
+            db.superseding(source_id, parent_source_id, set_id)
+        })
+    }
+
     /// Where a document goes in its chain: ask before converting an original (`parent_source_id`
     /// `None`) or a replacement (TXA-13), and write the answer's setId and version in the CDA.
     fn chain_position(
@@ -577,6 +591,12 @@ pub trait RegistryRead: sealed::Sealed {
         snapshot(self.parts(), |db| db.patient(ipp))
     }
 
+    /// The identity recorded for the one patient whose latest ADT identity carries this INS
+    /// (`None` when no patient record or several carry it).
+    fn patient_by_ins(&self, ins: &str) -> Result<Option<PatientRow>, RegistryError> {
+        snapshot(self.parts(), |db| db.patient_by_ins(ins))
+    }
+
     /// Whether the patient is opposed to DMP feeding now (no recorded choice: not opposed).
     fn is_opposed(&self, ipp: &str) -> Result<bool, RegistryError> {
         Ok(self.opposition(ipp)?.is_some_and(|o| o.opposed))
@@ -608,11 +628,15 @@ pub trait RegistryRead: sealed::Sealed {
         snapshot(self.parts(), |db| db.held_waiting())
     }
 
-    /// Every message held for a patient (by IPP, merges followed), released ones included,
-    /// oldest first: a release that was recorded but whose report line was lost (a crash
-    /// between the two) is found again this way.
-    fn held_ever_for_patient(&self, ipp: &str) -> Result<Vec<HeldEntry>, RegistryError> {
-        snapshot(self.parts(), |db| db.held_ever_for_patient(ipp))
+    /// Every message held for a patient — filed under the IPP (merges followed) or carrying the
+    /// INS —, released ones included, oldest first: a release that was recorded but whose
+    /// report line was lost (a crash between the two) is found again this way.
+    fn held_ever_for_patient(
+        &self,
+        ipp: Option<&str>,
+        ins: Option<&str>,
+    ) -> Result<Vec<HeldEntry>, RegistryError> {
+        snapshot(self.parts(), |db| db.held_ever_for_patient(ipp, ins))
     }
 
     /// The answers the message's last conversion got ([`Tx::remember_answers`]).

@@ -5,8 +5,12 @@
 //! surviving one ([`Db::canonical_ipp`]), so that a message still naming the old IPP joins the
 //! right worklist line.
 //!
-//! Held messages are released by IPP only: the INS of a held message is by definition not
-//! trusted (that is why it is held), so it is shown to the clerk but never used to match.
+//! Held messages are indexed by patient: by IPP and, when they carry one, by INS (issue 10). An
+//! ADT message releases those filed under its IPP and those carrying its INS (no IPP, or another
+//! IPP: another domain, a duplicate record). That INS is not trusted by itself — it is why the
+//! message is held: a release only converts the message again, and the identity gate decides,
+//! with the identity recorded from ADT for the message's IPP, else for its INS
+//! ([`Db::patient_by_ins`]: only when one patient record carries it).
 
 use super::Db;
 use super::error::RegistryError;
@@ -177,14 +181,18 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// Every message held for a patient (by IPP, merges followed), released ones included,
-    /// oldest first.
-    pub(crate) fn held_ever_for_patient(&self, ipp: &str) -> Result<Vec<HeldEntry>, RegistryError> {
-        let ipp = self.canonical_ipp(ipp)?;
+    /// Every message held for a patient — filed under the IPP (merges followed), or carrying
+    /// the INS —, released ones included, oldest first.
+    pub(crate) fn held_ever_for_patient(
+        &self,
+        ipp: Option<&str>,
+        ins: Option<&str>,
+    ) -> Result<Vec<HeldEntry>, RegistryError> {
+        let ipp = ipp.map(|i| self.canonical_ipp(i)).transpose()?;
         let mut stmt = self.sql(self.conn.prepare_cached(&format!(
-            "SELECT {HELD_COLUMNS} FROM held WHERE ipp = ?1 ORDER BY held_at, rowid"
+            "SELECT {HELD_COLUMNS} FROM held WHERE ipp = ?1 OR ins = ?2 ORDER BY held_at, rowid"
         )))?;
-        let mut rows = self.sql(stmt.query([ipp]))?;
+        let mut rows = self.sql(stmt.query(params![ipp, ins]))?;
         let mut out = Vec::new();
         while let Some(r) = self.sql(rows.next())? {
             out.push(self.held_entry(r)?);
@@ -267,6 +275,24 @@ impl Db<'_> {
             message_hash: self.sql(r.get(5))?,
             updated_at: self.time_text(&self.sql(r.get::<_, String>(6))?, "patients")?,
         }))
+    }
+
+    /// The identity recorded for the one patient whose latest ADT identity carries this INS;
+    /// `None` when none does, or when several patient records do (which one the message is
+    /// about is then for a human to say).
+    pub(crate) fn patient_by_ins(&self, ins: &str) -> Result<Option<PatientRow>, RegistryError> {
+        let mut stmt = self.sql(
+            self.conn
+                .prepare_cached("SELECT ipp FROM patients WHERE ins = ?1 LIMIT 2"),
+        )?;
+        let ipps: Vec<String> = self.sql(
+            stmt.query_map([ins], |r| r.get(0))
+                .and_then(|rows| rows.collect()),
+        )?;
+        match ipps.as_slice() {
+            [ipp] => self.patient(ipp),
+            _ => Ok(None),
+        }
     }
 
     /// Records the latest identity of a patient (last message wins: input order is authoritative).
