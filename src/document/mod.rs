@@ -42,8 +42,12 @@ pub enum Request<'a> {
     /// message's own type, times and author are not needed (the CDA has its own).
     Received(Box<ReceivedRequest>),
     /// A deletion (T04, ORC-1 `CA`): the id of the document deleted (TXA-12 for an MDM, as in
-    /// the ANS example; OBR-3 for an ORU), resolved as [`ids::document_oid`] resolves ids.
-    Deletion { document_id: String },
+    /// the ANS example; OBR-3 for an ORU), resolved as [`ids::document_oid`] resolves ids;
+    /// `sent_id` is that identifier as sent ([`EntityId::as_sent`]).
+    Deletion {
+        document_id: String,
+        sent_id: String,
+    },
     /// `DESTDMP` = `N`: the document must not reach the DMP (`DMP_OPPOSITION`).
     Excluded(Finding),
 }
@@ -55,7 +59,18 @@ impl Request<'_> {
         match self {
             Request::Document(d) => Some(&d.id),
             Request::Received(r) => Some(&r.id),
-            Request::Deletion { document_id } => Some(document_id),
+            Request::Deletion { document_id, .. } => Some(document_id),
+            Request::Excluded(_) => None,
+        }
+    }
+
+    /// The document's own identifier as sent (TXA-12 / OBR-3, [`EntityId::as_sent`]); `None`
+    /// when the message gave none (the id was derived from MSH-10) or for an excluded document.
+    pub fn sent_id(&self) -> Option<&str> {
+        match self {
+            Request::Document(d) => d.sent_id.as_deref(),
+            Request::Received(r) => r.sent_id.as_deref(),
+            Request::Deletion { sent_id, .. } => Some(sent_id),
             Request::Excluded(_) => None,
         }
     }
@@ -69,6 +84,8 @@ pub struct DocumentRequest<'a> {
     pub action: Action,
     /// The CDA `id`: a pure OID.
     pub id: String,
+    /// The identifier `id` was resolved from, as sent (see [`Request::sent_id`]).
+    pub sent_id: Option<String>,
     /// The replaced document's id (`relatedDocument typeCode="RPLC"`), for a replacement.
     pub parent_id: Option<String>,
     pub set_id: String,
@@ -110,6 +127,8 @@ pub struct ReceivedRequest {
     pub action: Action,
     /// TXA-12 / OBR-3 / MSH-10 resolved as for a written CDA (the CDA's own `id` is reported).
     pub id: String,
+    /// The identifier `id` was resolved from, as sent (see [`Request::sent_id`]).
+    pub sent_id: Option<String>,
     pub parent_id: Option<String>,
     /// What the set id and version would be (used when the CDA has no `setId` / `versionNumber`).
     pub set_id: String,
@@ -317,6 +336,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         return match own_identifier(kind, &parts) {
             Some((_, ei)) if findings.is_empty() => Ok(Request::Deletion {
                 document_id: ids::document_oid(&ei, sender, root),
+                sent_id: ei.as_sent(),
             }),
             Some(_) => Err(findings),
             None => {
@@ -355,6 +375,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     let replacing = action == Some(Action::Replace)
         || (action.is_none() && mdm_action == Some(Action::Replace));
     let (id, parent_id) = identifiers(kind, replacing, &parts, sender, root, &mut findings);
+    let sent_id = sent_identifier(kind, replacing, &parts);
     let (set_id, version) = ids::set_id_and_version(&id, parent_id.as_deref(), None);
     let content = match read_content(&parts, config, &mut findings) {
         Some(Read::Cda(xml)) => {
@@ -364,6 +385,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
                         kind,
                         action,
                         id,
+                        sent_id,
                         parent_id,
                         set_id,
                         version,
@@ -447,6 +469,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         kind,
         action,
         id,
+        sent_id,
         parent_id,
         set_id,
         version,
@@ -540,6 +563,16 @@ fn identifiers(
         }
     }
     (id, parent)
+}
+
+/// The identifier [`identifiers`] resolved the document's id from, as sent: its own TXA-12 /
+/// OBR-3, except for an ORU correction, identified by MSH-10 (its OBR-3 names the corrected
+/// result).
+fn sent_identifier(kind: MessageKind, replacing: bool, parts: &Parts<'_>) -> Option<String> {
+    if kind == MessageKind::Oru && replacing {
+        return None;
+    }
+    own_identifier(kind, parts).map(|(_, ei)| ei.as_sent())
 }
 
 /// The legal authenticator: TXA-22, else the author. A bare TXA-22 id (the ANS examples send
