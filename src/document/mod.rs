@@ -928,3 +928,46 @@ fn text<'a>(field: Option<Field<'a>>, c: usize) -> Cow<'a, str> {
         .and_then(|f| f.component(c))
         .map_or(Cow::Borrowed(""), |c| c.value())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hl7::Charset;
+
+    fn sample(name: &str) -> String {
+        let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn sent_id(text: &str) -> Option<String> {
+        let msg = Message::parse(text, Charset::Utf8).unwrap();
+        let request = read(&msg, &Config::default()).unwrap();
+        request.sent_id().map(str::to_owned)
+    }
+
+    #[test]
+    fn the_id_as_sent_is_the_documents_own_identifier() {
+        // ORU: OBR-3 (its EI-1 an OID, kept as the CDA id; EI-2 kept in the id as sent).
+        let oru = sample("oru-r01-prescription-pdf.hl7");
+        let whole = "1.2.250.1.999.1.2.3001^DPI-DEMO";
+        assert_eq!(sent_id(&oru).as_deref(), Some(whole));
+        // An ORU correction is identified by MSH-10; its OBR-3 names the corrected result.
+        let correction = oru
+            .replacen("ORC|NW|", "ORC|RO|", 1)
+            .replace("||F|", "||C|");
+        let msg = Message::parse(&correction, Charset::Utf8).unwrap();
+        let request = read(&msg, &Config::default()).unwrap();
+        assert!(matches!(&request, Request::Document(d) if d.parent_id.is_some()));
+        assert_eq!(request.sent_id(), None);
+        // A deletion: the deleted document's.
+        let deletion = sample("oru-r01-deletion.hl7");
+        assert!(sent_id(&deletion).is_some_and(|s| s.contains('^')));
+        // MDM: TXA-12, a local id.
+        let mdm = sample("mdm-t02-operative-pdf.hl7").replacen(
+            "|1.2.250.1.999.1.2.1001|",
+            "|DOC-A^DPI|",
+            1,
+        );
+        assert_eq!(sent_id(&mdm).as_deref(), Some("DOC-A^DPI"));
+    }
+}
