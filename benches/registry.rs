@@ -32,6 +32,7 @@ fn record(tx: &mut Tx<'_>, n: u64) {
     let hash = format!("{n:040x}");
     tx.record_converted(&NewDocument {
         source_id: &id,
+        sent_id: Some(&id),
         parent_source_id: parent.as_deref(),
         cda_id: &cda_id,
         set_id: &set_id,

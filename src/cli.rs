@@ -46,6 +46,7 @@ pub enum Command {
     /// Examples:
     ///   dmpfeed documents out/ --patient 123456
     ///   dmpfeed documents out/ --patient 184127645108946 --json
+    ///   dmpfeed documents out/ --document DOC-A
     #[command(verbatim_doc_comment)]
     Documents(DocumentsArgs),
     /// The identity worklist: documents held because their patient's identity cannot be used
@@ -129,6 +130,10 @@ pub struct DocumentsArgs {
     /// Only this patient's documents: an IPP (merged records followed) or an INS.
     #[arg(long, value_name = "IPP_OR_INS")]
     pub patient: Option<String>,
+    /// Only this document: its id as the DPI sent it (TXA-12 / OBR-3, whole or its first
+    /// component: `DOC-A`) or its CDA id (the OID).
+    #[arg(long, value_name = "ID", conflicts_with = "patient")]
+    pub document: Option<String>,
     /// One JSON object per document (JSON Lines) instead of text.
     #[arg(long)]
     pub json: bool,

@@ -591,7 +591,7 @@ fn complete(
         identity: identity_source,
     };
     let converted = match request {
-        Request::Deletion { document_id } => {
+        Request::Deletion { document_id, .. } => {
             let mut c = Conversion::with(Outcome::Deleted, header, Vec::new());
             c.name_key = Some(document_id.clone());
             let artefacts = dmp::deletion_artefacts(&sources, &document_id, config, emit);

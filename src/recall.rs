@@ -215,6 +215,9 @@ pub struct Facts {
     pub ins: Option<String>,
     /// The document's id (TXA-12 / OBR-3 as resolved for the CDA), or the deleted document's.
     pub document_id: Option<String>,
+    /// That identifier as sent (`EI-1^EI-2^EI-3`, e.g. `DOC-A`): `None` when the id was derived
+    /// from MSH-10.
+    pub sent_id: Option<String>,
     /// The replaced document's id, for a replacement.
     pub parent_id: Option<String>,
     /// For an ADT message: what to record.
@@ -230,6 +233,7 @@ impl Facts {
             ipp: patient.ipp.as_ref().map(|i| i.value.trim().to_owned()),
             ins: patient.ins.as_ref().map(|i| i.value.trim().to_owned()),
             document_id: request.document_id().map(str::to_owned),
+            sent_id: request.sent_id().map(str::to_owned),
             parent_id: match request {
                 Request::Document(d) => d.parent_id.clone(),
                 Request::Received(r) => r.parent_id.clone(),
@@ -318,7 +322,7 @@ impl Facts {
                 let r = &mut **r;
                 (&r.id, &r.parent_id, &mut r.set_id, &mut r.version)
             }
-            Request::Deletion { document_id } => {
+            Request::Deletion { document_id, .. } => {
                 let answer = memory.known(document_id).ok();
                 self.lookups.push(Lookup::Known {
                     document_id: document_id.clone(),
@@ -517,6 +521,7 @@ mod tests {
         let mut facts = Facts::default();
         let request = Request::Deletion {
             document_id: "1.2.3".into(),
+            sent_id: "3^^1.2".into(),
         };
         assert_eq!(facts.opposition(&memory, &request, Some("2".into())), None);
         assert!(facts.lookups.is_empty());

@@ -566,6 +566,146 @@ fn replacement_chains_take_setid_and_version_from_the_registry() {
     }
 }
 
+/// `dmpfeed documents DIR ARGS…`: its status and standard output.
+fn documents_cmd(dir: &Path, args: &[&str]) -> (i32, String) {
+    let o = bin().arg("documents").arg(dir).args(args).output().unwrap();
+    (status(&o), String::from_utf8(o.stdout).unwrap())
+}
+
+/// `dmpfeed documents DIR --document ID --json`, one JSON object per document.
+fn documents_named(dir: &Path, id: &str) -> Vec<serde_json::Value> {
+    let (code, out) = documents_cmd(dir, &["--json", "--document", id]);
+    assert_eq!(code, 0, "{out}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `(source_id, sent_id, cda_id)` of a version in the registry.
+type VersionIds = (String, Option<String>, String);
+
+/// The ids of each version in the registry, and `sent_id` of each event.
+fn ids_in_registry(dir: &Path) -> (Vec<VersionIds>, Vec<Option<String>>) {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("registry.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT source_id, sent_id, cda_id FROM documents ORDER BY rowid")
+        .unwrap();
+    let docs = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut stmt = conn
+        .prepare("SELECT sent_id FROM document_events ORDER BY id")
+        .unwrap();
+    let events = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (docs, events)
+}
+
+#[test]
+fn the_registry_keeps_the_id_the_dpi_sent_and_finds_the_document_by_it() {
+    // Issue 9: "keep … source document id (TXA-12 / OBR-3)". `DOC-A` is not an OID: the CDA
+    // takes one derived from it, and the DPI's id is kept beside it.
+    for mode in MODES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let p = le_goff();
+        let msgs = [
+            doc("S1", "T02", "DOC-A", None, &p),
+            doc("S2", "T10", "DOC-B^DPI", Some("DOC-A"), &p),
+            doc("S3", "T04", "GHOST", None, &p),
+        ];
+        run(mode, &dir, &msgs, &[]);
+        let (docs, events) = ids_in_registry(&dir);
+        assert_eq!(docs.len(), 2, "{mode:?}: {docs:?}");
+        let (a_id, a_sent, a_cda) = &docs[0];
+        assert_eq!(a_sent.as_deref(), Some("DOC-A"), "{mode:?}");
+        assert!(a_id.starts_with("1.2.250.") && a_cda == a_id, "{docs:?}");
+        assert_eq!(docs[1].1.as_deref(), Some("DOC-B^DPI"));
+        assert_eq!(
+            events,
+            [
+                Some("DOC-A".into()),
+                Some("DOC-B^DPI".into()),
+                Some("GHOST".into())
+            ]
+        );
+
+        // Found by the id as sent (whole, or EI-1), or by the CDA id: the whole chain.
+        for id in ["DOC-A", "DOC-B", "DOC-B^DPI", a_cda.as_str()] {
+            let found = documents_named(&dir, id);
+            assert_eq!(found.len(), 1, "{mode:?} {id}: {found:?}");
+            assert_eq!(found[0]["set_id"], a_cda.as_str());
+            let sent: Vec<_> = found[0]["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["sent_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(sent, ["DOC-A", "DOC-B^DPI"], "{id}");
+            assert_eq!(found[0]["current"]["sent_id"], "DOC-B^DPI");
+        }
+        let ghost = documents_named(&dir, "GHOST");
+        assert_eq!(ghost.len(), 1, "{ghost:?}");
+        assert!(ghost[0]["set_id"].is_null());
+        assert_eq!(ghost[0]["history"][0]["sent_id"], "GHOST");
+        assert!(documents_named(&dir, "DOC").is_empty());
+
+        let (code, text) = documents_cmd(&dir, &["--document", "DOC-A"]);
+        assert_eq!(code, 0);
+        assert!(
+            text.contains(&format!("{a_id} (sent as DOC-A)"))
+                && text.contains("(sent as DOC-B^DPI)")
+                && !text.contains("GHOST"),
+            "{text}"
+        );
+        let (_, text) = documents_cmd(&dir, &["--document", "GHOST"]);
+        assert!(
+            text.contains("(sent as GHOST), a document never converted here"),
+            "{text}"
+        );
+        let (code, text) = documents_cmd(&dir, &["--document", "NOPE"]);
+        assert_eq!(
+            (code, text.as_str()),
+            (0, "No document recorded with id NOPE.\n")
+        );
+        let (code, _) = documents_cmd(&dir, &["--document", "DOC-A", "--patient", "100002"]);
+        assert_eq!(code, 2, "--document and --patient are one or the other");
+    }
+}
+
+#[test]
+fn convert_upgrades_a_registry_of_an_older_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("registry.sqlite");
+    dmpfeed::registry::create_at_schema(&path, 2).unwrap();
+    let (code, _) = documents_cmd(&dir, &[]);
+    assert_ne!(code, 0, "a reader does not upgrade a registry");
+    run(
+        Mode::Stream,
+        &dir,
+        &[doc("U1", "T02", "DOC-A", None, &le_goff())],
+        &[],
+    );
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    assert_eq!(ids_in_registry(&dir).0[0].1.as_deref(), Some("DOC-A"));
+    assert_eq!(documents_named(&dir, "DOC-A").len(), 1);
+}
+
 /// Everything at once: chains, held and released documents, a merge, oppositions, ADT events
 /// without identity news, malformed messages.
 fn everything() -> Vec<Vec<u8>> {

@@ -50,6 +50,7 @@ fn write_batch(tx: &mut dmpfeed::registry::Tx<'_>, k: u64) -> Result<(), Registr
         let deleted = doc_id(k - 1, 0, VERSIONS);
         let r = tx.record_deleted(&NewDeletion {
             source_id: &deleted,
+            sent_id: None,
             ipp: Some(&ipp),
             ins: None,
             output_path: &format!("deleted/{deleted}.json"),

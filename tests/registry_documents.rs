@@ -7,7 +7,7 @@ use dmpfeed::registry::{
     Change, DocumentStatus, EventKind, Registry, RegistryError, RegistryRead, RegistryReader,
 };
 use registry_common::{
-    Msg, check_invariants, convert, convert_in, delete, derived_set_id, fresh, states,
+    Msg, check_invariants, convert, convert_in, delete, delete_sent, derived_set_id, fresh, states,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -286,6 +286,7 @@ fn stale_chain_position_is_refused_and_leaves_nothing_behind() {
         convert_in(tx, &Msg::t10("B", "A", "IPP1"))?;
         let conflict = tx.record_converted(&dmpfeed::registry::NewDocument {
             source_id: "C",
+            sent_id: None,
             parent_source_id: Some("A"),
             cda_id: "cda-C",
             set_id: stale.set_id.as_deref().unwrap(),
@@ -445,8 +446,113 @@ fn new_registry_is_wal_with_the_current_schema() {
     let v: i64 = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 2);
+    assert_eq!(v, 3);
     drop(reg);
+}
+
+/// The ids of the documents `id` names, by `for_each_history_of_document`: each history's
+/// (first event's id, its id as sent).
+fn named(reg: &impl RegistryRead, id: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    reg.for_each_history_of_document(id, &mut |h| {
+        let e = &h.events[0];
+        out.push((e.source_id.clone(), e.sent_id.clone()));
+        Ok::<_, RegistryError>(())
+    })
+    .unwrap();
+    out
+}
+
+fn pair(id: &str, sent: &str) -> (String, Option<String>) {
+    (id.to_owned(), Some(sent.to_owned()))
+}
+
+#[test]
+fn the_id_as_sent_is_kept_and_finds_the_document() {
+    // Issue 9: "keep … source document id (TXA-12 / OBR-3)": `source_id` is the OID the CDA
+    // takes, `sent_id` what the DPI sent.
+    let (_dir, path, mut reg) = fresh();
+    convert(&mut reg, &Msg::t02("1.9.1", "IPP1").with_sent("DOC-A^DPI"));
+    convert(
+        &mut reg,
+        &Msg::t10("1.9.2", "1.9.1", "IPP1").with_sent("DOC-B"),
+    );
+    convert(&mut reg, &Msg::t02("1.9.3", "IPP2").with_sent("DOC-AB"));
+    delete_sent(&mut reg, "1.9.4", Some("GHOST"), "IPP1", "del-G");
+    delete_sent(&mut reg, "1.9.2", Some("DOC-B"), "IPP1", "del-B");
+
+    let a = reg.find_document("1.9.1").unwrap().unwrap();
+    assert_eq!(a.sent_id.as_deref(), Some("DOC-A^DPI"));
+    // By the id as sent, whole or its first component; not by a mere prefix of it.
+    for id in ["DOC-A^DPI", "DOC-A", "DOC-B", "1.9.1", "1.9.2"] {
+        assert_eq!(named(&reg, id), [pair("1.9.1", "DOC-A^DPI")], "{id}");
+    }
+    assert_eq!(named(&reg, "DOC-AB"), [pair("1.9.3", "DOC-AB")]);
+    assert!(named(&reg, "DOC").is_empty());
+    assert!(named(&reg, "DOC-A^").is_empty());
+    // A deletion of a document never converted here, by the id it was sent with.
+    assert_eq!(named(&reg, "GHOST"), [pair("1.9.4", "GHOST")]);
+    assert_eq!(named(&reg, "1.9.4"), [pair("1.9.4", "GHOST")]);
+    // Every event says which id its message sent.
+    let chain = &reg.documents_for_patient("IPP1").unwrap()[0];
+    let sent: Vec<Option<&str>> = chain.events.iter().map(|e| e.sent_id.as_deref()).collect();
+    assert_eq!(sent, [Some("DOC-A^DPI"), Some("DOC-B"), Some("DOC-B")]);
+    drop(reg);
+    // The same, read by a reader (what `dmpfeed documents` uses).
+    let reader = RegistryReader::open(&path).unwrap();
+    assert_eq!(named(&reader, "DOC-A"), [pair("1.9.1", "DOC-A^DPI")]);
+}
+
+#[test]
+fn an_older_registry_is_upgraded_and_keeps_its_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    dmpfeed::registry::create_at_schema(&path, 2).unwrap();
+    {
+        // A document as the dmpfeed of schema v2 recorded it: no `sent_id`.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO documents (source_id, cda_id, set_id, version, ipp, status, output_path,
+                source, message_hash, event, created_at, updated_at)
+             VALUES ('1.9.1', '1.9.1', '1.9.1', 1, 'IPP1', 'current', 'documents/a.xml',
+                'in#1', 'h1', 'MDM^T02', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+             INSERT INTO document_events (source_id, kind, event, version, output_path, source,
+                message_hash, at)
+             VALUES ('1.9.1', 'original', 'MDM^T02', 1, 'documents/a.xml', 'in#1', 'h1',
+                '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+    }
+    // A reader does not upgrade: it asks for a writer first, as before.
+    let e = RegistryReader::open(&path).unwrap_err();
+    assert!(
+        matches!(e, RegistryError::SchemaOutdated { found: 2, .. }),
+        "{e}"
+    );
+    let mut reg = Registry::open(&path).unwrap();
+    let v: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 3);
+    let old = reg.find_document("1.9.1").unwrap().unwrap();
+    assert_eq!((old.sent_id, old.version), (None, 1));
+    // The old row chains as before; the new one keeps its id as sent.
+    let (pos, _) = convert(
+        &mut reg,
+        &Msg::t10("1.9.2", "1.9.1", "IPP1").with_sent("DOC-B"),
+    );
+    assert_eq!((pos.set_id.as_deref(), pos.version), (Some("1.9.1"), 2));
+    assert_eq!(named(&reg, "DOC-B"), [(String::from("1.9.1"), None)]);
+    assert_eq!(states(&reg)["1.9.1"].2, DocumentStatus::Replaced);
+    assert_eq!(check_invariants(&path), Vec::<String>::new());
+    drop(reg);
+    // Opening again changes nothing.
+    Registry::open(&path).unwrap();
+    assert_eq!(
+        named(&RegistryReader::open(&path).unwrap(), "DOC-B").len(),
+        1
+    );
 }
 
 #[test]

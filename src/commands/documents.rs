@@ -1,5 +1,6 @@
-//! `dmpfeed documents [DIR] [--patient IPP_OR_INS] [--json]`: what was sent for a patient, and
-//! each document's history (T02 → T10 → T04), read from the output folder's registry.
+//! `dmpfeed documents [DIR] [--patient IPP_OR_INS | --document ID] [--json]`: what was sent for a
+//! patient, or one document, and each document's history (T02 → T10 → T04), read from the output
+//! folder's registry.
 //!
 //! Reads only: a read-only connection, which works while a `convert` writes into the same folder
 //! (it sees the last commit). Text for a person; `--json` gives one object per document (JSON
@@ -22,7 +23,7 @@ pub fn run(args: &DocumentsArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
     let reader = RegistryReader::open(&path).map_err(|e| Fatal(e.to_string()))?;
     let time_zone = jiff::tz::TimeZone::system();
     let mut shown = 0usize;
-    reader.for_each_history(args.patient.as_deref(), &mut |h| -> Result<(), Stop> {
+    let mut show = |h: DocumentHistory| -> Result<(), Stop> {
         shown += 1;
         if args.json {
             write_json(out, &h)?;
@@ -30,11 +31,16 @@ pub fn run(args: &DocumentsArgs, out: &mut dyn Write) -> Result<Status, Fatal> {
             write_text(out, &h, &time_zone)?;
         }
         Ok(())
-    })?;
+    };
+    match &args.document {
+        Some(id) => reader.for_each_history_of_document(id, &mut show)?,
+        None => reader.for_each_history(args.patient.as_deref(), &mut show)?,
+    }
     if shown == 0 && !args.json {
-        match &args.patient {
-            Some(p) => writeln!(out, "No document recorded for patient {p}.")?,
-            None => writeln!(out, "No document recorded.")?,
+        match (&args.patient, &args.document) {
+            (Some(p), _) => writeln!(out, "No document recorded for patient {p}.")?,
+            (_, Some(id)) => writeln!(out, "No document recorded with id {id}.")?,
+            (None, None) => writeln!(out, "No document recorded.")?,
         }
     }
     Ok(Status::Ok)
@@ -125,12 +131,20 @@ fn write_text(
                 write!(out, "  INS {ins}")?;
             }
             match h.current() {
-                Some(c) => writeln!(out, "  — current: version {} ({})", c.version, c.source_id)?,
+                Some(c) => writeln!(
+                    out,
+                    "  — current: version {} ({:#})",
+                    c.version,
+                    Ids(&c.source_id, c.sent_id.as_deref())
+                )?,
                 None => writeln!(out, "  — {}: no version in force", chain_status(h))?,
             }
         }
         _ => {
-            let id = h.events.first().map_or("?", |e| e.source_id.as_str());
+            let id = h
+                .events
+                .first()
+                .map_or(Ids("?", None), |e| Ids(&e.source_id, e.sent_id.as_deref()));
             writeln!(
                 out,
                 "Deletion of {id}, a document never converted here (DELETED_DOCUMENT_UNKNOWN)"
@@ -146,11 +160,28 @@ fn write_text(
             out,
             "  {at}  {:<11}  {version:<4} {}  {}  {}  (from {})",
             e.kind.as_str(),
-            e.source_id,
+            Ids(&e.source_id, e.sent_id.as_deref()),
             e.event,
             e.output_path.as_deref().unwrap_or("-"),
             e.source,
         )?;
     }
     writeln!(out)
+}
+
+/// A document's id, with the identifier it was resolved from as sent when that says more:
+/// `1.2.250.1.999.1.2.99.1188… (sent as DOC-A)`; `{:#}`, inside parentheses already:
+/// `1.2.250.1.999.1.2.99.1188…, sent as DOC-A`.
+struct Ids<'a>(&'a str, Option<&'a str>);
+
+impl std::fmt::Display for Ids<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(sent) if sent != self.0 && f.alternate() => {
+                write!(f, "{}, sent as {sent}", self.0)
+            }
+            Some(sent) if sent != self.0 => write!(f, "{} (sent as {sent})", self.0),
+            _ => f.write_str(self.0),
+        }
+    }
 }

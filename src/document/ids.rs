@@ -37,6 +37,23 @@ impl EntityId {
     pub fn is_empty(&self) -> bool {
         self.id.is_empty() && self.universal_id.is_empty()
     }
+
+    /// The identifier as sent, for the registry (issue 9: "keep … source document id (TXA-12 /
+    /// OBR-3)"): `EI-1^EI-2^EI-3` as read (decoded, trimmed), without its trailing empty
+    /// components — `DOC-A`, `DOC-A^DPI`, `58132^^1.2.250.2345.3245.13`. EI-4 (the universal id
+    /// type, `ISO`) is not kept.
+    pub fn as_sent(&self) -> String {
+        let parts = [
+            self.id.as_str(),
+            self.namespace.as_str(),
+            self.universal_id.as_str(),
+        ];
+        let n = parts
+            .iter()
+            .rposition(|p| !p.is_empty())
+            .map_or(0, |i| i + 1);
+        parts[..n].join("^")
+    }
 }
 
 /// The sender, part of every derived id (MSH-3 and MSH-4, decoded).
@@ -188,6 +205,18 @@ mod tests {
             control_id_oid("CR-2024-0042", SENDER, ROOT),
             document_oid(&ei("CR-2024-0042", "", ""), SENDER, ROOT)
         );
+    }
+
+    #[test]
+    fn the_id_as_sent_keeps_its_components_without_trailing_empties() {
+        assert_eq!(ei("DOC-A", "", "").as_sent(), "DOC-A");
+        assert_eq!(ei("DOC-A", "DPI", "").as_sent(), "DOC-A^DPI");
+        assert_eq!(
+            ei("58132", "", "1.2.250.2345.3245.13").as_sent(),
+            "58132^^1.2.250.2345.3245.13"
+        );
+        assert_eq!(ei("", "", "1.2.3").as_sent(), "^^1.2.3");
+        assert_eq!(EntityId::default().as_sent(), "");
     }
 
     #[test]

@@ -42,8 +42,12 @@ pub enum Request<'a> {
     /// message's own type, times and author are not needed (the CDA has its own).
     Received(Box<ReceivedRequest>),
     /// A deletion (T04, ORC-1 `CA`): the id of the document deleted (TXA-12 for an MDM, as in
-    /// the ANS example; OBR-3 for an ORU), resolved as [`ids::document_oid`] resolves ids.
-    Deletion { document_id: String },
+    /// the ANS example; OBR-3 for an ORU), resolved as [`ids::document_oid`] resolves ids;
+    /// `sent_id` is that identifier as sent ([`EntityId::as_sent`]).
+    Deletion {
+        document_id: String,
+        sent_id: String,
+    },
     /// `DESTDMP` = `N`: the document must not reach the DMP (`DMP_OPPOSITION`).
     Excluded(Finding),
 }
@@ -55,7 +59,18 @@ impl Request<'_> {
         match self {
             Request::Document(d) => Some(&d.id),
             Request::Received(r) => Some(&r.id),
-            Request::Deletion { document_id } => Some(document_id),
+            Request::Deletion { document_id, .. } => Some(document_id),
+            Request::Excluded(_) => None,
+        }
+    }
+
+    /// The document's own identifier as sent (TXA-12 / OBR-3, [`EntityId::as_sent`]); `None`
+    /// when the message gave none (the id was derived from MSH-10) or for an excluded document.
+    pub fn sent_id(&self) -> Option<&str> {
+        match self {
+            Request::Document(d) => d.sent_id.as_deref(),
+            Request::Received(r) => r.sent_id.as_deref(),
+            Request::Deletion { sent_id, .. } => Some(sent_id),
             Request::Excluded(_) => None,
         }
     }
@@ -69,6 +84,8 @@ pub struct DocumentRequest<'a> {
     pub action: Action,
     /// The CDA `id`: a pure OID.
     pub id: String,
+    /// The identifier `id` was resolved from, as sent (see [`Request::sent_id`]).
+    pub sent_id: Option<String>,
     /// The replaced document's id (`relatedDocument typeCode="RPLC"`), for a replacement.
     pub parent_id: Option<String>,
     pub set_id: String,
@@ -110,6 +127,8 @@ pub struct ReceivedRequest {
     pub action: Action,
     /// TXA-12 / OBR-3 / MSH-10 resolved as for a written CDA (the CDA's own `id` is reported).
     pub id: String,
+    /// The identifier `id` was resolved from, as sent (see [`Request::sent_id`]).
+    pub sent_id: Option<String>,
     pub parent_id: Option<String>,
     /// What the set id and version would be (used when the CDA has no `setId` / `versionNumber`).
     pub set_id: String,
@@ -317,6 +336,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         return match own_identifier(kind, &parts) {
             Some((_, ei)) if findings.is_empty() => Ok(Request::Deletion {
                 document_id: ids::document_oid(&ei, sender, root),
+                sent_id: ei.as_sent(),
             }),
             Some(_) => Err(findings),
             None => {
@@ -355,6 +375,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
     let replacing = action == Some(Action::Replace)
         || (action.is_none() && mdm_action == Some(Action::Replace));
     let (id, parent_id) = identifiers(kind, replacing, &parts, sender, root, &mut findings);
+    let sent_id = sent_identifier(kind, replacing, &parts);
     let (set_id, version) = ids::set_id_and_version(&id, parent_id.as_deref(), None);
     let content = match read_content(&parts, config, &mut findings) {
         Some(Read::Cda(xml)) => {
@@ -364,6 +385,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
                         kind,
                         action,
                         id,
+                        sent_id,
                         parent_id,
                         set_id,
                         version,
@@ -447,6 +469,7 @@ pub fn read<'a>(msg: &Message<'a>, config: &Config) -> Result<Request<'a>, Vec<F
         kind,
         action,
         id,
+        sent_id,
         parent_id,
         set_id,
         version,
@@ -540,6 +563,16 @@ fn identifiers(
         }
     }
     (id, parent)
+}
+
+/// The identifier [`identifiers`] resolved the document's id from, as sent: its own TXA-12 /
+/// OBR-3, except for an ORU correction, identified by MSH-10 (its OBR-3 names the corrected
+/// result).
+fn sent_identifier(kind: MessageKind, replacing: bool, parts: &Parts<'_>) -> Option<String> {
+    if kind == MessageKind::Oru && replacing {
+        return None;
+    }
+    own_identifier(kind, parts).map(|(_, ei)| ei.as_sent())
 }
 
 /// The legal authenticator: TXA-22, else the author. A bare TXA-22 id (the ANS examples send
@@ -894,4 +927,47 @@ fn text<'a>(field: Option<Field<'a>>, c: usize) -> Cow<'a, str> {
     field
         .and_then(|f| f.component(c))
         .map_or(Cow::Borrowed(""), |c| c.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hl7::Charset;
+
+    fn sample(name: &str) -> String {
+        let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn sent_id(text: &str) -> Option<String> {
+        let msg = Message::parse(text, Charset::Utf8).unwrap();
+        let request = read(&msg, &Config::default()).unwrap();
+        request.sent_id().map(str::to_owned)
+    }
+
+    #[test]
+    fn the_id_as_sent_is_the_documents_own_identifier() {
+        // ORU: OBR-3 (its EI-1 an OID, kept as the CDA id; EI-2 kept in the id as sent).
+        let oru = sample("oru-r01-prescription-pdf.hl7");
+        let whole = "1.2.250.1.999.1.2.3001^DPI-DEMO";
+        assert_eq!(sent_id(&oru).as_deref(), Some(whole));
+        // An ORU correction is identified by MSH-10; its OBR-3 names the corrected result.
+        let correction = oru
+            .replacen("ORC|NW|", "ORC|RO|", 1)
+            .replace("||F|", "||C|");
+        let msg = Message::parse(&correction, Charset::Utf8).unwrap();
+        let request = read(&msg, &Config::default()).unwrap();
+        assert!(matches!(&request, Request::Document(d) if d.parent_id.is_some()));
+        assert_eq!(request.sent_id(), None);
+        // A deletion: the deleted document's.
+        let deletion = sample("oru-r01-deletion.hl7");
+        assert!(sent_id(&deletion).is_some_and(|s| s.contains('^')));
+        // MDM: TXA-12, a local id.
+        let mdm = sample("mdm-t02-operative-pdf.hl7").replacen(
+            "|1.2.250.1.999.1.2.1001|",
+            "|DOC-A^DPI|",
+            1,
+        );
+        assert_eq!(sent_id(&mdm).as_deref(), Some("DOC-A^DPI"));
+    }
 }

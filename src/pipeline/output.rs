@@ -737,6 +737,7 @@ impl OutputDir {
                     let m = &doc.metadata;
                     let new = NewDocument {
                         source_id: id,
+                        sent_id: facts.sent_id.as_deref(),
                         parent_source_id: facts.parent_id.as_deref(),
                         cda_id: &m.unique_id,
                         set_id: &m.set_id,
@@ -763,6 +764,7 @@ impl OutputDir {
                 if let (Some(d), Some(path)) = (&c.deletion, first) {
                     tx.record_deleted(&NewDeletion {
                         source_id: &d.document_id,
+                        sent_id: facts.sent_id.as_deref(),
                         ipp: facts.ipp.as_deref(),
                         ins: facts.ins.as_deref(),
                         output_path: path,

@@ -40,14 +40,15 @@ use rusqlite::{OptionalExtension, Row, params};
 macro_rules! document_columns {
     () => {
         "source_id, parent_source_id, cda_id, set_id, version, ipp, ins, status, output_path, \
-         source, message_hash, event, created_at, updated_at"
+         source, message_hash, event, created_at, updated_at, sent_id"
     };
 }
 
 /// The columns of [`DocumentEvent`], in the order [`Db::event_row`] reads them.
 macro_rules! event_columns {
     () => {
-        "e.at, e.kind, e.event, e.source_id, e.version, e.output_path, e.source, e.message_hash"
+        "e.at, e.kind, e.event, e.source_id, e.version, e.output_path, e.source, e.message_hash, \
+         e.sent_id"
     };
 }
 
@@ -70,6 +71,7 @@ impl Db<'_> {
             event: self.sql(r.get(11))?,
             created_at: self.timestamp(r.get_ref(12), "documents")?,
             updated_at: self.timestamp(r.get_ref(13), "documents")?,
+            sent_id: self.sql(r.get(14))?,
         })
     }
 
@@ -88,6 +90,7 @@ impl Db<'_> {
             output_path: self.sql(r.get(5))?,
             source: self.sql(r.get(6))?,
             message_hash: self.sql(r.get(7))?,
+            sent_id: self.sql(r.get(8))?,
         })
     }
 
@@ -107,7 +110,7 @@ impl Db<'_> {
         self.time_text(text, table)
     }
 
-    /// The document recorded under this id (TXA-12 / OBR-3 as sent).
+    /// The document recorded under this id (TXA-12 / OBR-3 resolved, see `NewDocument::source_id`).
     pub(crate) fn find_document(
         &self,
         source_id: &str,
@@ -235,6 +238,7 @@ impl Db<'_> {
     fn insert_event(
         &self,
         source_id: &str,
+        sent_id: Option<&str>,
         kind: EventKind,
         event: &str,
         version: Option<u32>,
@@ -247,8 +251,9 @@ impl Db<'_> {
     ) -> Result<(), RegistryError> {
         let mut stmt = self.sql(self.conn.prepare_cached(
             "INSERT INTO document_events
-               (source_id, kind, event, version, ipp, ins, output_path, source, message_hash, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+               (source_id, kind, event, version, ipp, ins, output_path, source, message_hash, at,
+                sent_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (source_id, kind, message_hash) DO NOTHING",
         ))?;
         self.sql(stmt.execute(params![
@@ -261,7 +266,8 @@ impl Db<'_> {
             output_path,
             source,
             hash,
-            now
+            now,
+            sent_id
         ]))?;
         Ok(())
     }
@@ -397,7 +403,7 @@ impl Db<'_> {
             let mut stmt = self.sql(self.conn.prepare_cached(
                 "UPDATE documents SET parent_source_id = ?2, cda_id = ?3, set_id = ?4, version = ?5,
                    ipp = ?6, ins = ?7, status = ?8, output_path = ?9, source = ?10,
-                   message_hash = ?11, event = ?12, updated_at = ?13
+                   message_hash = ?11, event = ?12, updated_at = ?13, sent_id = ?14
                  WHERE source_id = ?1",
             ))?;
             self.sql(stmt.execute(params![
@@ -413,14 +419,15 @@ impl Db<'_> {
                 doc.source,
                 doc.message_hash,
                 doc.event,
-                now
+                now,
+                doc.sent_id
             ]))?;
             (Change::Updated, EventKind::Update)
         } else {
             let mut stmt = self.sql(self.conn.prepare_cached(concat!(
                 "INSERT INTO documents (",
                 document_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)"
             )))?;
             self.sql(stmt.execute(params![
                 doc.source_id,
@@ -435,7 +442,8 @@ impl Db<'_> {
                 doc.source,
                 doc.message_hash,
                 doc.event,
-                now
+                now,
+                doc.sent_id
             ]))?;
             let kind = if doc.parent_source_id.is_some() {
                 EventKind::Replacement
@@ -448,6 +456,7 @@ impl Db<'_> {
         // may have no row (a tombstone).
         self.insert_event(
             doc.source_id,
+            doc.sent_id,
             kind,
             doc.event,
             Some(doc.version),
@@ -491,6 +500,7 @@ impl Db<'_> {
                 event: doc.event.to_owned(),
                 created_at: self.time_text(now, "documents")?,
                 updated_at: self.time_text(now, "documents")?,
+                sent_id: doc.sent_id.map(str::to_owned),
             },
             Some(_) => self.find_document(doc.source_id)?.ok_or_else(|| {
                 self.corrupt("documents", format!("row {:?} vanished", doc.source_id))
@@ -521,6 +531,7 @@ impl Db<'_> {
         let ipp = del.ipp.map(|i| self.canonical_ipp(i)).transpose()?;
         self.insert_event(
             del.source_id,
+            del.sent_id,
             EventKind::Deletion,
             del.event,
             None,
@@ -620,6 +631,48 @@ impl Db<'_> {
              GROUP BY e.source_id ORDER BY MIN(e.id)",
         ))?;
         let mut rows = self.sql(tombstones.query(params![all, ipp, key]))?;
+        while let Some(r) = self.sql(rows.next())? {
+            let source_id: String = self.sql(r.get(0))?;
+            f(DocumentHistory {
+                set_id: None,
+                versions: Vec::new(),
+                events: self.events_of(&source_id)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the history of each document `id` names, oldest first: by its id
+    /// (`source_id`), its CDA id, or its identifier as sent — whole (`DOC-A^DPI`) or its first
+    /// component (`DOC-A`). Deletions of documents never converted here, named so, come last.
+    /// Usually one history; two when the same local number came from two senders.
+    pub(crate) fn for_each_history_of_document<E: From<RegistryError>>(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // `sent_id` starting with `id^`: the range [`id^`, `id_`) ('^' is 0x5E, '_' 0x5F), which
+        // the index serves, and no LIKE wildcard in `id` to escape. (`cda_id` has no index:
+        // it differs from `source_id` only for a CDA received built; a scan, for one command.)
+        let (from, to) = (format!("{id}^"), format!("{id}_"));
+        let mut sets = self.sql(self.conn.prepare_cached(
+            "SELECT set_id FROM documents
+             WHERE source_id = ?1 OR cda_id = ?1 OR sent_id = ?1 OR (sent_id >= ?2 AND sent_id < ?3)
+             GROUP BY set_id ORDER BY MIN(rowid)",
+        ))?;
+        let mut rows = self.sql(sets.query(params![id, from, to]))?;
+        while let Some(r) = self.sql(rows.next())? {
+            let set_id: String = self.sql(r.get(0))?;
+            f(self.history_of_set(&set_id)?)?;
+        }
+        let mut tombstones = self.sql(self.conn.prepare_cached(
+            "SELECT e.source_id FROM document_events e
+             WHERE e.kind = 'deletion'
+               AND (e.source_id = ?1 OR e.sent_id = ?1 OR (e.sent_id >= ?2 AND e.sent_id < ?3))
+               AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.source_id = e.source_id)
+             GROUP BY e.source_id ORDER BY MIN(e.id)",
+        ))?;
+        let mut rows = self.sql(tombstones.query(params![id, from, to]))?;
         while let Some(r) = self.sql(rows.next())? {
             let source_id: String = self.sql(r.get(0))?;
             f(DocumentHistory {

@@ -34,7 +34,7 @@
 //! let pos = reg.chain_position("DOC-1", None).unwrap();
 //! assert_eq!((pos.set_id, pos.version), (None, 1)); // a new chain: setId from the document's id
 //! let doc = NewDocument {
-//!     source_id: "DOC-1", parent_source_id: None, cda_id: "1.2.3.1", set_id: "1.2.3.1",
+//!     source_id: "DOC-1", sent_id: Some("DOC-1"), parent_source_id: None, cda_id: "1.2.3.1", set_id: "1.2.3.1",
 //!     version: 1, ipp: Some("IPP1"), ins: None, output_path: "documents/DOC-1.xml",
 //!     source: "in.hl7#1", message_hash: "h1", event: "MDM^T02",
 //! };
@@ -368,6 +368,19 @@ impl Drop for Open<'_> {
     }
 }
 
+/// Creates a registry at `path` with schema `version` (at most the current one), empty, as the
+/// dmpfeed of that schema made it: for the tests that an older registry is upgraded.
+#[doc(hidden)]
+pub fn create_at_schema(path: &Path, version: u32) -> Result<(), RegistryError> {
+    let sql = |source| RegistryError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(sql)?;
+    schema::migrate_to(&mut conn, &ts_to_sql(Timestamp::now()), version as usize).map_err(sql)?;
+    Ok(())
+}
+
 /// Refuses what the schema check found, if it is not a registry this dmpfeed may use.
 fn check_found(path: &Path, found: schema::Found, read_only: bool) -> Result<(), RegistryError> {
     let supported = schema::CURRENT;
@@ -515,7 +528,8 @@ impl Tx<'_> {
 /// uncommitted writes) and on a read-only connection ([`RegistryReader`]). Each runs in one read
 /// transaction: it sees one consistent state even while the writer commits.
 pub trait RegistryRead: sealed::Sealed {
-    /// The document recorded under this id (TXA-12 / OBR-3 as sent).
+    /// The document recorded under this id (TXA-12 / OBR-3 resolved, see
+    /// [`NewDocument::source_id`]).
     fn find_document(&self, source_id: &str) -> Result<Option<DocumentRow>, RegistryError> {
         snapshot(self.parts(), |db| db.find_document(source_id))
     }
@@ -579,6 +593,16 @@ pub trait RegistryRead: sealed::Sealed {
         f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
     ) -> Result<(), E> {
         snapshot(self.parts(), |db| db.for_each_history(patient, f))
+    }
+
+    /// Calls `f` with the history of each document named `id`: its id, its CDA id, or its
+    /// identifier as sent (TXA-12 / OBR-3, whole or EI-1 alone: `DOC-A`); usually one.
+    fn for_each_history_of_document<E: From<RegistryError>>(
+        &self,
+        id: &str,
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
+        snapshot(self.parts(), |db| db.for_each_history_of_document(id, f))
     }
 
     /// The IPP a patient's data is filed under (itself, or where merges led it).

@@ -17,10 +17,15 @@ pub const APPLICATION_ID: i32 = 0x444d_5066;
 /// The schema this dmpfeed writes.
 pub const CURRENT: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// v1: documents and their history (issue 9), patients, held messages, oppositions and merges
 /// (issue 10).
+///
+/// What `source_id` and `parent_source_id` hold (the SQL comments below, kept as the registries
+/// in the field have them, say "as sent"): TXA-12 / OBR-3 (TXA-13 for the parent) resolved to
+/// the OID the CDA takes as its `id` (`src/document/ids.rs`) — the sent id itself if it is an
+/// OID, else an OID derived from it. The identifier as sent is `sent_id` (v3).
 const V1: &str = r#"
 -- One row per document version (one converted message's document), in its current state.
 CREATE TABLE documents (
@@ -132,6 +137,21 @@ CREATE TABLE answers (
 CREATE INDEX held_document ON held (document_id) WHERE document_id IS NOT NULL;
 "#;
 
+/// v3: the document's identifier as sent (issue 9: "keep … source document id (TXA-12 /
+/// OBR-3)"), beside `source_id`, the OID it resolves to: `DOC-A` is not an OID, so the CDA and
+/// `source_id` carry one derived from it, and the DPI's own id was kept nowhere. On each version
+/// and on each event (a deletion of a document never converted here has no version row).
+const V3: &str = r#"
+-- TXA-12 / OBR-3 as sent: EI-1^EI-2^EI-3, decoded, without trailing empty components (`DOC-A`,
+-- `58132^^1.2.250.2345.3245.13`). NULL when the message gave none (the id was derived from
+-- MSH-10, or the document's OBR-3 names the result an ORU corrects) and on rows recorded before v3.
+ALTER TABLE documents ADD COLUMN sent_id TEXT CHECK (sent_id <> '');
+ALTER TABLE document_events ADD COLUMN sent_id TEXT CHECK (sent_id <> '');
+-- `dmpfeed documents --document ID` finds a document by it.
+CREATE INDEX documents_sent ON documents (sent_id) WHERE sent_id IS NOT NULL;
+CREATE INDEX document_events_sent ON document_events (sent_id) WHERE sent_id IS NOT NULL;
+"#;
+
 /// What the schema check found.
 pub(crate) enum Found {
     /// An empty database (a new file).
@@ -174,12 +194,22 @@ pub(crate) fn found(conn: &Connection) -> rusqlite::Result<Found> {
 /// Brings a writable database to [`CURRENT`], one migration per transaction, and returns what it
 /// found before. A foreign database or a newer schema is left untouched.
 pub(crate) fn migrate(conn: &mut Connection, now: &str) -> rusqlite::Result<Found> {
+    migrate_to(conn, now, MIGRATIONS.len())
+}
+
+/// [`migrate`], stopping at schema `target` (≤ [`CURRENT`]): a registry as an older dmpfeed made
+/// it, for the migration tests.
+pub(crate) fn migrate_to(
+    conn: &mut Connection,
+    now: &str,
+    target: usize,
+) -> rusqlite::Result<Found> {
     // IMMEDIATE: two writers opening the same new folder at once must not both create tables.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let before = found(&tx)?;
     let from = match before {
         Found::Foreign => return Ok(before),
-        Found::Version(v) if v as usize >= MIGRATIONS.len() => return Ok(before),
+        Found::Version(v) if v as usize >= target.min(MIGRATIONS.len()) => return Ok(before),
         Found::Version(v) => v as usize,
         Found::Empty => {
             tx.execute_batch(&format!(
@@ -193,7 +223,7 @@ pub(crate) fn migrate(conn: &mut Connection, now: &str) -> rusqlite::Result<Foun
         }
     };
     tx.commit()?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(from) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Re-read under the write lock: another writer may have migrated meanwhile.
         let done: Option<i64> = tx

@@ -86,9 +86,13 @@ pub enum Change {
 /// A converted document, as the pipeline records it once its files are durably written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewDocument<'a> {
-    /// The document id as sent: TXA-12 (MDM) or OBR-3 (ORU). The registry's key.
+    /// The document id: TXA-12 (MDM) or OBR-3 (ORU) resolved to the OID the CDA takes
+    /// (`src/document/ids.rs`). The registry's key.
     pub source_id: &'a str,
-    /// The id of the document it replaces, as sent (TXA-13), for a replacement.
+    /// The identifier `source_id` was resolved from, as sent (`EI-1^EI-2^EI-3`: `DOC-A`); `None`
+    /// when the message gave none (the id was derived from MSH-10).
+    pub sent_id: Option<&'a str>,
+    /// The id of the document it replaces (TXA-13, resolved alike), for a replacement.
     pub parent_source_id: Option<&'a str>,
     /// `ClinicalDocument/id` of the CDA written (the XDS `uniqueId`).
     pub cda_id: &'a str,
@@ -113,8 +117,10 @@ pub struct NewDocument<'a> {
 /// A deletion (T04), recorded once its `deleted/NAME.json` is durably written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewDeletion<'a> {
-    /// The id of the deleted document as sent (TXA-12 / OBR-3).
+    /// The id of the deleted document (TXA-12 / OBR-3, resolved as for [`NewDocument::source_id`]).
     pub source_id: &'a str,
+    /// That identifier as sent.
+    pub sent_id: Option<&'a str>,
     pub ipp: Option<&'a str>,
     pub ins: Option<&'a str>,
     /// `deleted/NAME.json`, relative to the output folder.
@@ -128,6 +134,9 @@ pub struct NewDeletion<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocumentRow {
     pub source_id: String,
+    /// TXA-12 / OBR-3 as sent (see [`NewDocument::sent_id`]); `None` when the message gave none,
+    /// or for a version recorded before schema v3.
+    pub sent_id: Option<String>,
     pub parent_source_id: Option<String>,
     pub cda_id: String,
     pub set_id: String,
@@ -155,6 +164,8 @@ pub struct DocumentEvent {
     pub event: String,
     /// The document the message is about.
     pub source_id: String,
+    /// Its identifier as the message sent it (see [`NewDocument::sent_id`]).
+    pub sent_id: Option<String>,
     /// The version it created, for an original, a replacement or an update.
     pub version: Option<u32>,
     pub output_path: Option<String>,

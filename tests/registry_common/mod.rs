@@ -32,6 +32,8 @@ pub struct Msg {
     pub ins: Option<String>,
     /// Stands for the message bytes' digest.
     pub hash: String,
+    /// TXA-12 as sent (the registry's `sent_id`).
+    pub sent: Option<String>,
 }
 
 impl Msg {
@@ -42,6 +44,7 @@ impl Msg {
             ipp: ipp.into(),
             ins: None,
             hash: format!("hash-{id}"),
+            sent: None,
         }
     }
 
@@ -54,6 +57,11 @@ impl Msg {
 
     pub fn with_hash(mut self, hash: &str) -> Msg {
         self.hash = hash.into();
+        self
+    }
+
+    pub fn with_sent(mut self, sent: &str) -> Msg {
+        self.sent = Some(sent.into());
         self
     }
 
@@ -93,6 +101,7 @@ pub fn record_at(
     };
     tx.record_converted(&NewDocument {
         source_id: &m.source_id,
+        sent_id: m.sent.as_deref(),
         parent_source_id: m.parent.as_deref(),
         cda_id: &cda_id,
         set_id: &set_id,
@@ -114,9 +123,21 @@ pub fn convert(reg: &mut Registry, m: &Msg) -> (ChainPosition, RecordResult) {
 
 /// Records a deletion of `id`.
 pub fn delete(reg: &mut Registry, id: &str, ipp: &str, hash: &str) -> DeleteResult {
+    delete_sent(reg, id, None, ipp, hash)
+}
+
+/// Records a deletion of `id`, sent as `sent`.
+pub fn delete_sent(
+    reg: &mut Registry,
+    id: &str,
+    sent: Option<&str>,
+    ipp: &str,
+    hash: &str,
+) -> DeleteResult {
     let output_path = format!("deleted/{id}.json");
     reg.record_deleted(&NewDeletion {
         source_id: id,
+        sent_id: sent,
         ipp: Some(ipp),
         ins: None,
         output_path: &output_path,
