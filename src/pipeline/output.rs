@@ -123,7 +123,8 @@ impl Folder {
 
 pub const REPORT: &str = "report.jsonl";
 pub const SUMMARY: &str = "summary.json";
-const LOCK: &str = ".dmpfeed.lock";
+/// The lock file: also what marks a folder as a dmpfeed output folder.
+pub(crate) const LOCK: &str = ".dmpfeed.lock";
 
 /// Message bytes kept in memory until their commit, for all messages waiting together; beyond,
 /// they wait in temporary files (never fsynced: they only live until the commit).

@@ -5,7 +5,8 @@
 //!
 //! * Directories: walked in file-name order (the same order on every run), hidden entries and
 //!   `input.ignore` patterns skipped ([`super::ignore`]), symbolic links not followed unless
-//!   `input.follow_symlinks`, and the output folder skipped if it lies inside an input.
+//!   `input.follow_symlinks`, the output folder skipped if it lies inside an input, and so is
+//!   any other dmpfeed output folder met on the way (warned: given as an input, it is read).
 //! * `.zip`, `.tar`, `.tar.gz`/`.tgz` (by name, case-insensitive): see [`super::archive`].
 //! * Sources: `path#N`, `archive.zip!entry/path#N` (CONTRACT.md "Output folder").
 //!
@@ -134,6 +135,11 @@ pub struct Inputs<'a> {
     produced: Produced,
 }
 
+/// A folder holding dmpfeed's lock file: the output folder of some run.
+fn is_output_folder(dir: &Path) -> bool {
+    dir.join(super::output::LOCK).is_file()
+}
+
 impl<'a> Inputs<'a> {
     pub fn new(config: &'a Config, out_dir: Option<&Path>) -> Inputs<'a> {
         Inputs {
@@ -205,6 +211,16 @@ impl<'a> Inputs<'a> {
             if kind.is_dir() {
                 if entry.depth() > 0 && self.is_out_dir(entry.path()) {
                     tracing::debug!("{}: the output folder, skipped", entry.path().display());
+                    walker.skip_current_dir();
+                } else if entry.depth() > 0 && is_output_folder(entry.path()) {
+                    // Another run's output: its registry and report are not messages, and its
+                    // held/rejected originals were already read once. Given as an input itself
+                    // (`check out/held/`), a folder is read as any other.
+                    self.produced.skipped += 1;
+                    tracing::warn!(
+                        "{}: a dmpfeed output folder, skipped (give it as an input to read it)",
+                        entry.path().display()
+                    );
                     walker.skip_current_dir();
                 }
                 continue;
@@ -367,6 +383,22 @@ mod tests {
         Inputs::new(&config, Some(&dir.path().join("out")))
             .read_all(&[dir.path().to_path_buf()], &mut frames);
         assert_eq!(frames.len(), 1);
+    }
+
+    #[test]
+    fn another_output_folder_met_in_a_walk_is_skipped_but_read_when_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old-run");
+        std::fs::create_dir_all(old.join("held")).unwrap();
+        std::fs::write(old.join(crate::pipeline::output::LOCK), b"").unwrap();
+        std::fs::write(old.join("report.jsonl"), b"{}\n").unwrap();
+        std::fs::write(old.join("held/x.hl7"), M1).unwrap();
+        std::fs::write(dir.path().join("a.hl7"), M1).unwrap();
+        let (frames, produced) = read(&[dir.path().to_path_buf()], &Config::default());
+        assert_eq!(sources(&frames).len(), 1, "{:?}", sources(&frames));
+        assert_eq!(produced.skipped, 1);
+        let (frames, _) = read(&[old.join("held")], &Config::default());
+        assert_eq!(frames.len(), 1, "a folder given is read");
     }
 
     #[test]
