@@ -632,10 +632,21 @@ fn splice_embedded_cda(u: &mut Unstructured<'_>, segments: &mut Segments) -> Arb
     };
     let at = u.int_in_range(0..=xml.len())?;
     let len = u.int_in_range(0usize..=16)?.min(xml.len() - at);
-    let insert: Vec<u8> = if u.arbitrary::<bool>()? {
-        u.choose(XML_SNIPPETS)?.as_bytes().to_vec()
+    let insert: Vec<u8> = match u.arbitrary::<bool>()? {
+        false => value(u)?,
+        true => u.choose(XML_SNIPPETS)?.as_bytes().to_vec(),
+    };
+    // A received CDA is the sender's XML, passed on as sent: markup spliced into it is the
+    // sender's markup, not an injection by dmpfeed. [`INJECTED`] marks field values that must
+    // stay text in the CDA dmpfeed writes, so it is not spliced here (a 10-minute run found
+    // this false alarm: `convert_structured-injected-name-inside-a-received-cda`).
+    let insert = if insert
+        .windows(INJECTED.len())
+        .any(|w| w == INJECTED.as_bytes())
+    {
+        b"&#x1;".to_vec()
     } else {
-        value(u)?
+        insert
     };
     xml.splice(at..at + len, insert);
     comps[4] = base64_simd::STANDARD.encode_to_string(&xml).into_bytes();
