@@ -9,7 +9,7 @@
 use super::charset::Charset;
 use super::delimiters::Delimiters;
 use super::error::Hl7Error;
-use super::escape::unescape;
+use super::escape::{unescape, unescape_into};
 use super::path::Path;
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
@@ -422,6 +422,15 @@ impl<'a> Repetition<'a> {
 
     pub fn value(&self) -> Cow<'a, str> {
         decode(self.raw, self.syntax, self.opaque)
+    }
+
+    /// Appends [`Repetition::value`] to `out` without building it apart.
+    pub fn push_value(&self, out: &mut String) {
+        if self.opaque {
+            out.push_str(self.raw);
+        } else {
+            unescape_into(self.raw, &self.syntax.delims, self.syntax.charset, out);
+        }
     }
 }
 
