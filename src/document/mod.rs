@@ -944,7 +944,10 @@ fn looks_like_xml(bytes: &[u8]) -> bool {
 
 /// The raw (undecoded) text of component `c` of the first repetition; `""` when absent.
 fn raw<'a>(field: Option<Field<'a>>, c: usize) -> &'a str {
-    field.and_then(|f| f.component(c)).map_or("", |c| c.raw())
+    match (field, c) {
+        (Some(f), 1) => f.first_component_raw(),
+        _ => field.and_then(|f| f.component(c)).map_or("", |c| c.raw()),
+    }
 }
 
 /// The decoded text of component `c` of the first repetition; `""` when absent.
