@@ -22,7 +22,7 @@ struct Nothing;
 impl Sink for Nothing {
     type Staged = ();
 
-    fn stage(&self, _: &Record, _: &[u8]) -> Result<(), Error> {
+    fn stage(&self, _: &Record, _: Vec<u8>) -> Result<(), Error> {
         Ok(())
     }
 

@@ -119,7 +119,9 @@ pub trait Sink: Sync {
         crate::convert::convert(raw, defect, config)
     }
 
-    fn stage(&self, record: &Record, raw: &[u8]) -> Result<Self::Staged, Error>;
+    /// Stages the message's files; `raw` is given, not lent, so that a sink that keeps the
+    /// bytes (the output folder, until the commit) need not copy them.
+    fn stage(&self, record: &Record, raw: Vec<u8>) -> Result<Self::Staged, Error>;
 
     fn commit(&self, group: &mut [Done<Self::Staged>]) -> Result<(), Error>;
 }

@@ -426,13 +426,49 @@ impl OutputDir {
         Ok(())
     }
 
+    /// The files of the message's outcome, staged.
+    fn stage_outcome(&self, record: &Record, raw: &[u8], staged: &mut Staged) -> Result<(), Error> {
+        let c = &record.conversion;
+        let Some(folder) = Folder::for_outcome(c.outcome) else {
+            return Ok(());
+        };
+        match c.outcome {
+            Outcome::Converted => {
+                let doc = c.document.as_ref().ok_or_else(|| {
+                    Error::Internal(format!("{}: converted without a document", record.source))
+                })?;
+                self.stage_file(staged, folder, ".xml", &doc.cda)?;
+                for a in &doc.artefacts {
+                    check_suffix(&a.suffix, staged)?;
+                    self.stage_file(staged, folder, &a.suffix, &a.bytes)?;
+                }
+            }
+            Outcome::Deleted => {
+                let sidecar = Sidecar::new(record).to_bytes();
+                self.stage_file(staged, folder, ".json", &sidecar)?;
+                for a in c.deletion.iter().flat_map(|d| &d.artefacts) {
+                    check_suffix(&a.suffix, staged)?;
+                    self.stage_file(staged, folder, &a.suffix, &a.bytes)?;
+                }
+            }
+            Outcome::Recorded => {}
+            Outcome::Held | Outcome::Excluded | Outcome::Rejected => {
+                // The original bytes, byte for byte, and why.
+                self.stage_file(staged, folder, ".hl7", raw)?;
+                let sidecar = Sidecar::new(record).with_kept(raw.len()).to_bytes();
+                self.stage_file(staged, folder, ".json", &sidecar)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps a message's bytes until its commit: in memory while the budget allows, else in a
     /// temporary file of the folder (removed at commit, or when the folder is next opened).
-    fn keep(&self, raw: &[u8]) -> Result<Kept, Error> {
+    fn keep(&self, raw: Vec<u8>) -> Result<Kept, Error> {
         let before = self.kept.fetch_add(raw.len(), Ordering::Relaxed);
         if before.saturating_add(raw.len()) <= KEEP_IN_MEMORY {
             return Ok(Kept {
-                place: KeptIn::Memory(raw.to_vec()),
+                place: KeptIn::Memory(raw),
                 budget: Arc::clone(&self.kept),
             });
         }
@@ -442,7 +478,7 @@ impl OutputDir {
             place: KeptIn::File(temp.clone()),
             budget: Arc::clone(&self.kept),
         };
-        durable::write_new(&temp, raw).map_err(|e| Error::io(self.root.display(), e))?;
+        durable::write_new(&temp, &raw).map_err(|e| Error::io(self.root.display(), e))?;
         Ok(kept)
     }
 
@@ -489,7 +525,7 @@ impl OutputDir {
                 outcome = %record.conversion.outcome,
                 "converted again: an earlier message changed its chain or its patient"
             );
-            let staged = self.stage(&record, &raw)?;
+            let staged = self.stage(&record, raw)?;
             done.record = record;
             done.staged = staged;
             return Ok(());
@@ -513,7 +549,7 @@ impl OutputDir {
             // The registry refused what the message asks (a merge undoing an earlier one).
             let raw = self.kept_bytes(staged, &record.source)?;
             record.conversion = Conversion::rejected(record.conversion.header.clone(), finding);
-            *staged = self.stage(record, &raw)?;
+            *staged = self.stage(record, raw)?;
         }
         self.exclude_if_superseded(tx, record, staged)?;
         let name = if staged.files.is_empty() {
@@ -638,7 +674,7 @@ impl OutputDir {
         c.outcome = Outcome::Excluded;
         c.document = None;
         c.findings = vec![finding];
-        *staged = self.stage(record, &raw)?;
+        *staged = self.stage(record, raw)?;
         if tx.mark_released(&hash, &format!("{SUPERSEDED}{}", newer.output_path))? {
             tracing::info!(
                 source = %record.source,
@@ -907,7 +943,7 @@ impl OutputDir {
                 undecodable: false,
                 conversion,
             };
-            let mut staged = self.stage(&record, &raw)?;
+            let mut staged = self.stage(&record, raw)?;
             self.file_one(tx, books, pending, &mut record, &mut staged)?;
             tracing::debug!(
                 released_from = %entry.source,
@@ -1084,41 +1120,13 @@ impl Sink for OutputDir {
         })
     }
 
-    fn stage(&self, record: &Record, raw: &[u8]) -> Result<Staged, Error> {
+    fn stage(&self, record: &Record, raw: Vec<u8>) -> Result<Staged, Error> {
         let c = &record.conversion;
         let mut staged = Staged::default();
+        self.stage_outcome(record, &raw, &mut staged)?;
         if c.facts.needs_message() {
+            // The bytes themselves, not a copy (a PDF message is hundreds of KB).
             staged.kept = Some(self.keep(raw)?);
-        }
-        let Some(folder) = Folder::for_outcome(c.outcome) else {
-            return Ok(staged);
-        };
-        match c.outcome {
-            Outcome::Converted => {
-                let doc = c.document.as_ref().ok_or_else(|| {
-                    Error::Internal(format!("{}: converted without a document", record.source))
-                })?;
-                self.stage_file(&mut staged, folder, ".xml", &doc.cda)?;
-                for a in &doc.artefacts {
-                    check_suffix(&a.suffix, &staged)?;
-                    self.stage_file(&mut staged, folder, &a.suffix, &a.bytes)?;
-                }
-            }
-            Outcome::Deleted => {
-                let sidecar = Sidecar::new(record).to_bytes();
-                self.stage_file(&mut staged, folder, ".json", &sidecar)?;
-                for a in c.deletion.iter().flat_map(|d| &d.artefacts) {
-                    check_suffix(&a.suffix, &staged)?;
-                    self.stage_file(&mut staged, folder, &a.suffix, &a.bytes)?;
-                }
-            }
-            Outcome::Recorded => {}
-            Outcome::Held | Outcome::Excluded | Outcome::Rejected => {
-                // The original bytes, byte for byte, and why.
-                self.stage_file(&mut staged, folder, ".hl7", raw)?;
-                let sidecar = Sidecar::new(record).with_kept(raw.len()).to_bytes();
-                self.stage_file(&mut staged, folder, ".json", &sidecar)?;
-            }
         }
         Ok(staged)
     }
@@ -1322,7 +1330,7 @@ mod tests {
                 undecodable: false,
                 conversion,
             };
-            let staged = dir.stage(&record, raw).unwrap();
+            let staged = dir.stage(&record, raw.to_vec()).unwrap();
             records.push(record.clone());
             group.push(Done { record, staged });
         }
@@ -1595,7 +1603,7 @@ mod tests {
             undecodable: false,
             conversion: held(),
         };
-        let staged = dir.stage(&record, b"m").unwrap();
+        let staged = dir.stage(&record, b"m".to_vec()).unwrap();
         assert_eq!(staged.files.len(), 2);
         assert!(staged.files.iter().all(|f| f.temp.exists()));
         let temps: Vec<_> = staged.files.iter().map(|f| f.temp.clone()).collect();
@@ -1632,7 +1640,10 @@ mod tests {
             undecodable: false,
             conversion: c,
         };
-        assert!(matches!(dir.stage(&record, b"m"), Err(Error::Internal(_))));
+        assert!(matches!(
+            dir.stage(&record, b"m".to_vec()),
+            Err(Error::Internal(_))
+        ));
         assert_eq!(tree(root), [REPORT.to_owned()]);
     }
 }

@@ -282,7 +282,7 @@ fn work<S: Sink>(
     );
     // Details may quote the message: trace level only (never at the default level).
     tracing::trace!(source = %record.source, findings = ?record.conversion.findings);
-    let staged = sink.stage(&record, &frame.bytes).map_err(|e| (seq, e))?;
+    let staged = sink.stage(&record, frame.bytes).map_err(|e| (seq, e))?;
     let mut record = record;
     drop_payloads(&mut record.conversion);
     Ok(Done { record, staged })
@@ -403,7 +403,7 @@ mod tests {
 
     impl Sink for Memory {
         type Staged = ();
-        fn stage(&self, record: &Record, _raw: &[u8]) -> Result<(), Error> {
+        fn stage(&self, record: &Record, _raw: Vec<u8>) -> Result<(), Error> {
             if Some(record.seq) == self.fail_at {
                 return Err(Error::Output("disk full".into()));
             }
@@ -569,7 +569,7 @@ mod tests {
 
     impl Sink for Slow {
         type Staged = ();
-        fn stage(&self, _: &Record, _: &[u8]) -> Result<(), Error> {
+        fn stage(&self, _: &Record, _: Vec<u8>) -> Result<(), Error> {
             Ok(())
         }
         fn commit(&self, group: &mut [Done<()>]) -> Result<(), Error> {
