@@ -399,58 +399,40 @@ impl Db<'_> {
         };
         let ipp = doc.ipp.map(|i| self.canonical_ipp(i)).transpose()?;
         let ipp = ipp.as_deref();
-        let (change, kind) = if existing.is_some() {
-            let mut stmt = self.sql(self.conn.prepare_cached(
-                "UPDATE documents SET parent_source_id = ?2, cda_id = ?3, set_id = ?4, version = ?5,
-                   ipp = ?6, ins = ?7, status = ?8, output_path = ?9, source = ?10,
-                   message_hash = ?11, event = ?12, updated_at = ?13, sent_id = ?14
-                 WHERE source_id = ?1",
-            ))?;
-            self.sql(stmt.execute(params![
-                doc.source_id,
-                doc.parent_source_id,
-                doc.cda_id,
-                doc.set_id,
-                doc.version,
-                ipp,
-                doc.ins,
-                status.as_str(),
-                doc.output_path,
-                doc.source,
-                doc.message_hash,
-                doc.event,
-                now,
-                doc.sent_id
-            ]))?;
-            (Change::Updated, EventKind::Update)
+        // The same parameters for both: a source id seen before updates its row.
+        let sql = if existing.is_some() {
+            "UPDATE documents SET parent_source_id = ?2, cda_id = ?3, set_id = ?4, version = ?5,
+               ipp = ?6, ins = ?7, status = ?8, output_path = ?9, source = ?10,
+               message_hash = ?11, event = ?12, updated_at = ?13, sent_id = ?14
+             WHERE source_id = ?1"
         } else {
-            let mut stmt = self.sql(self.conn.prepare_cached(concat!(
+            concat!(
                 "INSERT INTO documents (",
                 document_columns!(),
                 ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)"
-            )))?;
-            self.sql(stmt.execute(params![
-                doc.source_id,
-                doc.parent_source_id,
-                doc.cda_id,
-                doc.set_id,
-                doc.version,
-                ipp,
-                doc.ins,
-                status.as_str(),
-                doc.output_path,
-                doc.source,
-                doc.message_hash,
-                doc.event,
-                now,
-                doc.sent_id
-            ]))?;
-            let kind = if doc.parent_source_id.is_some() {
-                EventKind::Replacement
-            } else {
-                EventKind::Original
-            };
-            (Change::Inserted, kind)
+            )
+        };
+        let mut stmt = self.sql(self.conn.prepare_cached(sql))?;
+        self.sql(stmt.execute(params![
+            doc.source_id,
+            doc.parent_source_id,
+            doc.cda_id,
+            doc.set_id,
+            doc.version,
+            ipp,
+            doc.ins,
+            status.as_str(),
+            doc.output_path,
+            doc.source,
+            doc.message_hash,
+            doc.event,
+            now,
+            doc.sent_id
+        ]))?;
+        let (change, kind) = match (existing.is_some(), doc.parent_source_id.is_some()) {
+            (true, _) => (Change::Updated, EventKind::Update),
+            (false, true) => (Change::Inserted, EventKind::Replacement),
+            (false, false) => (Change::Inserted, EventKind::Original),
         };
         // The patient of a version is on its row; an event names it only for a deletion, which
         // may have no row (a tombstone).
