@@ -223,6 +223,45 @@ fn a_rerun_gives_the_same_files() {
 }
 
 #[test]
+fn a_resend_from_another_source_leaves_the_reason_files_naming_the_first() {
+    // The same messages from another place (a copy of the folder): no new report line, and the
+    // `.json` beside each held, rejected, excluded or deleted message still names the source
+    // the report's line names.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let copy = tmp.path().join("elsewhere");
+    std::fs::create_dir(&copy).unwrap();
+    for (rel, bytes) in tree(&samples()) {
+        let to = copy.join(&rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+    let sidecars = |out: &Path| {
+        tree(out)
+            .into_iter()
+            .filter(|(p, _)| p.ends_with(".json") && p != "summary.json")
+            .collect::<Vec<_>>()
+    };
+    convert(&[&samples()], &out);
+    let first = sidecars(&out);
+    assert!(first.len() > 5, "{} reason files", first.len());
+    let lines = std::fs::read(out.join("report.jsonl")).unwrap();
+    convert(&[&copy], &out);
+    assert_eq!(
+        sidecars(&out),
+        first,
+        "reason files rewritten by the resend"
+    );
+    assert_eq!(std::fs::read(out.join("report.jsonl")).unwrap(), lines);
+    let temporaries: Vec<String> = tree(&out)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.contains(".dmpfeed-tmp-"))
+        .collect();
+    assert!(temporaries.is_empty(), "{temporaries:?}");
+}
+
+#[test]
 fn a_hostile_archive_writes_nothing_outside_the_output_folder() {
     let tmp = tempfile::tempdir().unwrap();
     // Not under the temporary folder, whose name is hidden (`.tmpXXXX`) and would be skipped.

@@ -560,26 +560,14 @@ impl OutputDir {
             books.names.record(&name, record.hash);
             Some(name)
         };
-        let mut files = Vec::with_capacity(staged.files.len());
-        if let Some(name) = &name {
-            for f in &staged.files {
-                let rel = format!("{}/{name}{}", f.folder.as_str(), f.suffix);
-                // Renamed at the end of the group, once every file of the group is fsynced.
-                pending.moves.push((f.temp.clone(), self.root.join(&rel)));
-                let synced = f.synced.clone().ok_or_else(|| {
-                    Error::Internal(format!(
-                        "{}: a staged file was never written",
-                        record.source
-                    ))
-                })?;
-                pending.synced.push(synced);
-                pending.touched.insert(f.folder);
-                files.push(rel);
-            }
-            // From here on the group owns the temporaries (left for the next open to remove if
-            // the group fails).
-            staged.committed = true;
-        }
+        let files: Vec<String> = match &name {
+            Some(name) => staged
+                .files
+                .iter()
+                .map(|f| format!("{}/{name}{}", f.folder.as_str(), f.suffix))
+                .collect(),
+            None => Vec::new(),
+        };
         self.remember(tx, record, &files)?;
         let line = ReportLine::new(record, name.as_deref(), &files);
         let known = books.known.get(&record.hash);
@@ -592,6 +580,36 @@ impl OutputDir {
             }
             None => false,
         };
+        // The same result as the report's line already says: a `.json` already in place stays
+        // as it is, so that it names the same source as that line, not this resend's (it holds
+        // nothing else that could differ). The other files are written again: a changed
+        // configuration may change a CDA without changing the line.
+        let keep = |f: &StagedFile, rel: &str| {
+            unchanged && f.suffix == ".json" && self.root.join(rel).is_file()
+        };
+        for (f, rel) in staged.files.iter().zip(&files) {
+            if keep(f, rel) {
+                continue;
+            }
+            // Renamed at the end of the group, once every file of the group is fsynced.
+            pending.moves.push((f.temp.clone(), self.root.join(rel)));
+            let synced = f.synced.clone().ok_or_else(|| {
+                Error::Internal(format!(
+                    "{}: a staged file was never written",
+                    record.source
+                ))
+            })?;
+            pending.synced.push(synced);
+            pending.touched.insert(f.folder);
+        }
+        // From here on the group owns the temporaries (left for the next open to remove if the
+        // group fails); a kept `.json`'s temporary is removed now.
+        for (f, rel) in staged.files.iter().zip(&files) {
+            if keep(f, rel) {
+                let _ = std::fs::remove_file(&f.temp);
+            }
+        }
+        staged.committed = !files.is_empty();
         if unchanged {
             *books.already_recorded += 1;
         } else {
