@@ -578,6 +578,37 @@ impl Db<'_> {
         })
     }
 
+    /// `f` with the history of each chain whose setId `rows` yields (column 0).
+    fn histories_of_sets<E: From<RegistryError>>(
+        &self,
+        mut rows: rusqlite::Rows<'_>,
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while let Some(r) = self.sql(rows.next())? {
+            let set_id: String = self.sql(r.get(0))?;
+            f(self.history_of_set(&set_id)?)?;
+        }
+        Ok(())
+    }
+
+    /// `f` with one history per deleted id `rows` yields (column 0): deletions of documents
+    /// never converted here, which have events but no version.
+    fn histories_of_tombstones<E: From<RegistryError>>(
+        &self,
+        mut rows: rusqlite::Rows<'_>,
+        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
+    ) -> Result<(), E> {
+        while let Some(r) = self.sql(rows.next())? {
+            let source_id: String = self.sql(r.get(0))?;
+            f(DocumentHistory {
+                set_id: None,
+                versions: Vec::new(),
+                events: self.events_of(&source_id)?,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Calls `f` with each document's history, oldest document first: every document when
     /// `patient` is `None`, else those whose version names the patient by IPP (merges followed)
     /// or INS. Deletions of documents never seen come last, one history each.
@@ -596,15 +627,12 @@ impl Db<'_> {
             "SELECT set_id FROM documents WHERE ipp = ?1 OR ins = ?2
              GROUP BY set_id ORDER BY MIN(rowid)"
         }))?;
-        let mut rows = if all {
+        let rows = if all {
             self.sql(sets.query([]))?
         } else {
             self.sql(sets.query(params![ipp, key]))?
         };
-        while let Some(r) = self.sql(rows.next())? {
-            let set_id: String = self.sql(r.get(0))?;
-            f(self.history_of_set(&set_id)?)?;
-        }
+        self.histories_of_sets(rows, f)?;
         // Deletions of documents never converted here: one history per deleted id.
         let mut tombstones = self.sql(self.conn.prepare_cached(
             "SELECT e.source_id FROM document_events e
@@ -612,16 +640,8 @@ impl Db<'_> {
                AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.source_id = e.source_id)
              GROUP BY e.source_id ORDER BY MIN(e.id)",
         ))?;
-        let mut rows = self.sql(tombstones.query(params![all, ipp, key]))?;
-        while let Some(r) = self.sql(rows.next())? {
-            let source_id: String = self.sql(r.get(0))?;
-            f(DocumentHistory {
-                set_id: None,
-                versions: Vec::new(),
-                events: self.events_of(&source_id)?,
-            })?;
-        }
-        Ok(())
+        let rows = self.sql(tombstones.query(params![all, ipp, key]))?;
+        self.histories_of_tombstones(rows, f)
     }
 
     /// Calls `f` with the history of each document `id` names, oldest first: by its id
@@ -642,11 +662,8 @@ impl Db<'_> {
              WHERE source_id = ?1 OR cda_id = ?1 OR sent_id = ?1 OR (sent_id >= ?2 AND sent_id < ?3)
              GROUP BY set_id ORDER BY MIN(rowid)",
         ))?;
-        let mut rows = self.sql(sets.query(params![id, from, to]))?;
-        while let Some(r) = self.sql(rows.next())? {
-            let set_id: String = self.sql(r.get(0))?;
-            f(self.history_of_set(&set_id)?)?;
-        }
+        let rows = self.sql(sets.query(params![id, from, to]))?;
+        self.histories_of_sets(rows, f)?;
         let mut tombstones = self.sql(self.conn.prepare_cached(
             "SELECT e.source_id FROM document_events e
              WHERE e.kind = 'deletion'
@@ -654,15 +671,7 @@ impl Db<'_> {
                AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.source_id = e.source_id)
              GROUP BY e.source_id ORDER BY MIN(e.id)",
         ))?;
-        let mut rows = self.sql(tombstones.query(params![id, from, to]))?;
-        while let Some(r) = self.sql(rows.next())? {
-            let source_id: String = self.sql(r.get(0))?;
-            f(DocumentHistory {
-                set_id: None,
-                versions: Vec::new(),
-                events: self.events_of(&source_id)?,
-            })?;
-        }
-        Ok(())
+        let rows = self.sql(tombstones.query(params![id, from, to]))?;
+        self.histories_of_tombstones(rows, f)
     }
 }
