@@ -192,25 +192,19 @@ impl Readers {
             Ok(reader) => {
                 // One read transaction for all the message's look-ups: one state, and two
                 // statements rather than two per look-up.
-                let mut f = Some(f);
-                let r = reader.snapshot(|reader| {
-                    let f = f.take().expect("snapshot runs its closure once");
-                    f(&MessageMemory::new(reader, message_hash))
-                });
+                let r = match reader.snapshot() {
+                    Ok(_snapshot) => f(&MessageMemory::new(&reader, message_hash)),
+                    Err(e) => {
+                        tracing::debug!("registry look-up unavailable: {e}");
+                        f(&Unreachable(e.to_string()))
+                    }
+                };
                 if reader.is_idle()
                     && let Ok(mut idle) = self.idle.lock()
                 {
                     idle.push(reader);
                 }
-                match (r, f) {
-                    (Ok(r), _) => r,
-                    // The transaction could not begin: `f` has not run.
-                    (Err(e), Some(f)) => {
-                        tracing::debug!("registry look-up unavailable: {e}");
-                        f(&Unreachable(e.to_string()))
-                    }
-                    (Err(_), None) => unreachable!("snapshot fails only before running f"),
-                }
+                r
             }
             Err(e) => {
                 tracing::debug!("registry look-up unavailable: {e}");

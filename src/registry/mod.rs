@@ -283,27 +283,40 @@ impl RegistryReader {
         &self.path
     }
 
-    /// Runs `f` in one read transaction: every look-up made through the reader inside it sees
-    /// the same state (a worker asks everything about one message in one).
-    /// `f` runs only once the transaction has begun; what it read stands even if ending the
-    /// transaction fails (the connection is then rolled back).
-    pub fn snapshot<R>(&self, f: impl FnOnce(&Self) -> R) -> Result<R, RegistryError> {
-        let db = Db {
+    /// Begins one read transaction: every look-up made through the reader while the returned
+    /// guard lives sees the same state (a worker asks everything about one message in one).
+    /// Dropping the guard ends it; what was read stands even if ending it fails (the
+    /// connection is then rolled back).
+    pub fn snapshot(&self) -> Result<ReadSnapshot<'_>, RegistryError> {
+        self.db().exec_cached("BEGIN")?;
+        Ok(ReadSnapshot { reader: self })
+    }
+
+    fn db(&self) -> Db<'_> {
+        Db {
             conn: &self.conn,
             path: &self.path,
-        };
-        db.exec_cached("BEGIN")?;
-        let r = f(self);
-        if let Err(e) = db.exec_cached("COMMIT") {
-            tracing::debug!("registry: ending a read transaction: {e}");
-            let _ = db.exec_cached("ROLLBACK");
         }
-        Ok(r)
     }
 
     /// False if the connection is stuck in a transaction (not to be used again).
     pub fn is_idle(&self) -> bool {
         self.conn.is_autocommit()
+    }
+}
+
+/// A read transaction of a [`RegistryReader`], ended when dropped ([`RegistryReader::snapshot`]).
+pub struct ReadSnapshot<'r> {
+    reader: &'r RegistryReader,
+}
+
+impl Drop for ReadSnapshot<'_> {
+    fn drop(&mut self) {
+        let db = self.reader.db();
+        if let Err(e) = db.exec_cached("COMMIT") {
+            tracing::debug!("registry: ending a read transaction: {e}");
+            let _ = db.exec_cached("ROLLBACK");
+        }
     }
 }
 
