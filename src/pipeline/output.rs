@@ -584,11 +584,10 @@ impl OutputDir {
         // as it is, so that it names the same source as that line, not this resend's (it holds
         // nothing else that could differ). The other files are written again: a changed
         // configuration may change a CDA without changing the line.
-        let keep = |f: &StagedFile, rel: &str| {
-            unchanged && f.suffix == ".json" && self.root.join(rel).is_file()
-        };
         for (f, rel) in staged.files.iter().zip(&files) {
-            if keep(f, rel) {
+            if unchanged && f.suffix == ".json" && self.root.join(rel).is_file() {
+                // Its temporary goes now: the group owns only the files it renames.
+                let _ = std::fs::remove_file(&f.temp);
                 continue;
             }
             // Renamed at the end of the group, once every file of the group is fsynced.
@@ -603,12 +602,7 @@ impl OutputDir {
             pending.touched.insert(f.folder);
         }
         // From here on the group owns the temporaries (left for the next open to remove if the
-        // group fails); a kept `.json`'s temporary is removed now.
-        for (f, rel) in staged.files.iter().zip(&files) {
-            if keep(f, rel) {
-                let _ = std::fs::remove_file(&f.temp);
-            }
-        }
+        // group fails).
         staged.committed = !files.is_empty();
         if unchanged {
             *books.already_recorded += 1;
