@@ -9,6 +9,7 @@
 # pass), the CPU time (user + system, all threads) and the peak RSS (/usr/bin/time):
 #   * dmpfeed convert, bulk, directory form, --jobs 1 and all cores, output on the disk (durable);
 #   * the same with the output on tmpfs (/dev/shm): the CPU side, without the disk;
+#   * one job confined to one core (taskset -c 0) against all jobs on all cores: the scaling;
 #   * stream mode: the MLLP stream piped to `dmpfeed convert --out … --ack`, ACKs to /dev/null;
 #   * stream latency p50/p99 at a steady rate (STREAM_RATE messages/s, default 100);
 #   * the PDF-only and text-only sub-corpora (targets: PDF >= 1 GB/s, text >= 10,000 docs/s);
@@ -149,6 +150,15 @@ best_of "convert PDF-only, --jobs 1, tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" --
 X1=$(best_of "convert text-only, --jobs 1, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1)
 best_of "convert text-only, --jobs 1, tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1 >/dev/null
 XN=$(best_of "convert text-only, --jobs $CORES, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs "$CORES")
+# Scaling with cores: one job confined to one core (taskset: the reader, the worker and the
+# committer share it) against all jobs on all cores. Without taskset one job already spreads its
+# three threads over every core, so "--jobs N / --jobs 1" unpinned says little on a small machine.
+PIN1="taskset -c 0"
+C1=$(best_of "convert mixed, --jobs 1 on 1 core (taskset -c 0), tmpfs" "$F_MIXED" "$MSGS" "$BYTES" -- $PIN1 $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs 1)
+CP1=$(best_of "convert PDF-only, --jobs 1 on 1 core (taskset -c 0), tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $PIN1 $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1)
+CPN=$(best_of "convert PDF-only, --jobs $CORES, tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs "$CORES")
+CX1=$(best_of "convert text-only, --jobs 1 on 1 core (taskset -c 0), tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $PIN1 $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1)
+CXN=$(best_of "convert text-only, --jobs $CORES, tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs "$CORES")
 best_of "stream: MLLP on stdin, --ack, disk" "$F_MLLP" "$MSGS" "$MLLP_BYTES" -- sh -c "$BIN convert --out @OUT@ --ack --quiet < $MIXED/stream.mllp" >/dev/null
 
 LAT_N=$(( MSGS < 1000 ? MSGS : 1000 ))
@@ -160,12 +170,14 @@ echo "corpus: $MSGS mixed messages ($((BYTES / 1000000)) MB: $PDF_MSGS PDF, $((M
 echo
 cat "$ROWS"
 echo
-python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" <<'EOF'
+python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" <<'EOF'
 import json, sys
 j1, jn, t1, tn, cores = map(float, sys.argv[1:6])
 lat = json.loads(sys.argv[6])
-x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf = map(float, sys.argv[8:15])
-print(f"{int(cores)} jobs / 1 job (mixed): disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
+x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn = map(float, sys.argv[8:20])
+print(f"{int(cores)} jobs / 1 job (mixed), unpinned: disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
+print(f"{int(cores)} jobs on {int(cores)} cores / 1 job on 1 core (tmpfs): mixed {c1 / tn:.2f}x, "
+      f"PDF-only {cp1 / cpn:.2f}x, text-only {cx1 / cxn:.2f}x")
 print(f"text-only on disk: {txt_n / x1:,.0f} documents/s with 1 job, {txt_n / xn:,.0f} with {int(cores)}; "
       f"the disk's floor for as many fsynced files: {fs_text:,.0f} files/s "
       f"({txt_n / xn / fs_text:.0%} of it reached)")

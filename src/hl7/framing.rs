@@ -623,6 +623,17 @@ impl Framer {
         self.buf.extend_from_slice(chunk);
     }
 
+    /// Appends bytes the caller no longer needs: with nothing buffered they become the buffer
+    /// itself, so that a file read in one piece and holding one message is handed on as it was
+    /// read, without a copy (see [`Framer::take`]).
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        if self.buf.is_empty() {
+            self.buf = bytes;
+        } else {
+            self.buf.extend_from_slice(&bytes);
+        }
+    }
+
     /// Marks the end of input: pending bytes become frames.
     pub fn finish(&mut self) {
         self.eof = true;
@@ -702,6 +713,18 @@ impl Framer {
             for (bytes, offset, framing, defect) in frames {
                 self.emit(bytes, offset, framing, defect, 0);
             }
+        } else if span.start == 0
+            && self.scanner.pending_start() >= span.end
+            && self.buf.len() - span.end <= span.end / 4
+        {
+            // The frame is most of the buffer, from its first byte (a file of one plain
+            // message, read whole): the buffer becomes the frame, and only what follows it (a
+            // line end) is copied into a new one.
+            let rest = self.buf.split_off(span.end);
+            let bytes = std::mem::replace(&mut self.buf, rest);
+            self.emit(bytes, 0, span.framing, span.defect, 0);
+            self.base += span.end as u64;
+            self.scanner.shift(span.end);
         } else {
             let bytes = self.buf[span.start..span.end].to_vec();
             self.emit(bytes, span.start, span.framing, span.defect, 0);
@@ -1145,6 +1168,39 @@ mod tests {
         ) {
             let input = parts.concat();
             prop_assert_eq!(stream(&input, chunk), whole(&input));
+            // A file read in one piece, its buffer handed over (`push_owned`): the same frames.
+            prop_assert_eq!(owned(&input), whole(&input));
         }
+    }
+
+    fn owned(input: &[u8]) -> Vec<(Vec<u8>, Framing, Option<FrameDefect>, u64)> {
+        let mut f = Framer::default();
+        f.push_owned(input.to_vec());
+        f.finish();
+        std::iter::from_fn(|| f.next_frame())
+            .map(|fr| (fr.bytes, fr.framing, fr.defect, fr.offset))
+            .collect()
+    }
+
+    #[test]
+    fn a_buffer_of_one_message_becomes_its_frame_without_a_copy() {
+        let file = [M1, b"\n\n"].concat();
+        let expected = whole(&file);
+        let at = file.as_ptr();
+        let mut f = Framer::default();
+        f.push_owned(file);
+        f.finish();
+        let frame = f.next_frame().unwrap();
+        assert_eq!(frame.bytes.as_ptr(), at, "the buffer read is the frame");
+        assert_eq!(frame.bytes, expected[0].0);
+        assert!(f.next_frame().is_none());
+        // Two messages: the first is copied out (most of the buffer follows it), the second
+        // is the rest; offsets as read.
+        let mut f = Framer::default();
+        f.push_owned([M1, M2].concat());
+        f.finish();
+        let (a, b) = (f.next_frame().unwrap(), f.next_frame().unwrap());
+        assert_eq!((&a.bytes[..], a.offset), (M1, 0));
+        assert_eq!((&b.bytes[..], b.offset), (M2, M1.len() as u64));
     }
 }

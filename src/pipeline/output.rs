@@ -419,9 +419,9 @@ impl OutputDir {
             temp: temp.clone(),
             synced: None,
         });
-        durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))?;
+        let file = durable::write_new(&temp, bytes).map_err(|e| Error::io(dir.display(), e))?;
         if let Some(f) = files.files.last_mut() {
-            f.synced = Some(self.syncer.submit(temp));
+            f.synced = Some(self.syncer.submit(file, &f.temp));
         }
         Ok(())
     }
@@ -478,6 +478,7 @@ impl OutputDir {
             place: KeptIn::File(temp.clone()),
             budget: Arc::clone(&self.kept),
         };
+        // Never fsynced: only this run reads it back.
         durable::write_new(&temp, &raw).map_err(|e| Error::io(self.root.display(), e))?;
         Ok(kept)
     }

@@ -3,10 +3,14 @@
 //! * The producer (a thread running the caller's closure) frames messages and hands them to
 //!   [`Dispatch::send`], which first takes a *credit*. Credits are returned by the committer once
 //!   a message is committed, so at most `WINDOW` (256) messages are between framing and commit, and
-//!   the queue to the workers holds `2 × jobs + 2`: memory is a constant plus the messages in
-//!   flight (at most `3 × jobs + 2` with their bytes, the others converted and staged, without
-//!   them), however fast the input comes (backpressure reaches the reader, then the pipe or the
-//!   disk).
+//!   the queue to the workers holds `2 × jobs + 2` batches: memory is a constant plus the
+//!   messages in flight (at most `3 × jobs + 2` batches with their bytes, the others converted
+//!   and staged, without them), however fast the input comes (backpressure reaches the reader,
+//!   then the pipe or the disk).
+//! * In bulk mode messages travel in batches (up to [`BATCH_MESSAGES`] messages or
+//!   [`BATCH_BYTES`] bytes, or one larger message): a hand-off between threads (a channel
+//!   operation, often a futex wake-up and a context switch on each side) then serves several
+//!   messages. In stream mode a batch is one message, so that it goes through at once.
 //! * Workers convert ([`Sink::convert`]: pure, with the registry as memory for the output
 //!   folder) and [`Sink::stage`] in parallel: plain
 //!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
@@ -29,7 +33,7 @@ use crate::convert::Conversion;
 use crate::hl7::{Frame, FrameDefect};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::iter::{ParallelBridge, ParallelIterator};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,36 +60,86 @@ const MAX_GROUP: usize = 128;
 /// enough for large group commits; the raw bytes in memory are bounded by the job queue.
 const WINDOW: usize = 2 * MAX_GROUP;
 
+/// Most messages in a batch (bulk mode).
+pub const BATCH_MESSAGES: usize = 16;
+/// A batch is sent once it holds this many bytes of messages (bulk mode).
+pub const BATCH_BYTES: usize = 1 << 20;
+
 /// The producer's handle: sends frames to the workers, in order, with backpressure.
 pub struct Dispatch<'a> {
-    tx: Sender<Incoming>,
-    credits: Receiver<()>,
+    tx: Sender<Vec<Incoming>>,
+    /// Credits returned by the committer, a count per group committed.
+    credits: Receiver<usize>,
+    /// Credits received and not yet used.
+    available: Cell<usize>,
+    /// Messages taken in and not yet handed to the workers.
+    batch: RefCell<Vec<Incoming>>,
+    batch_bytes: Cell<usize>,
+    /// Whether messages wait for a batch to fill (bulk mode).
+    batched: bool,
     next: Cell<u64>,
     interrupt: &'a AtomicBool,
     abort: &'a AtomicBool,
 }
 
 impl Dispatch<'_> {
-    /// Hands one frame to the workers, waiting while too many messages are in flight.
-    /// `Break` when the run is stopping (signal, failure downstream): read no further.
+    /// Hands one frame to the workers (in bulk mode, with the next ones: [`Dispatch::flush`]),
+    /// waiting while too many messages are in flight. `Break` when the run is stopping (signal,
+    /// failure downstream): read no further. A frame taken (`Continue`) is committed, even if
+    /// the run is interrupted afterwards.
     pub fn send(&self, source: String, frame: Frame) -> ControlFlow<()> {
-        if self.stopping() || self.credits.recv().is_err() {
+        if self.stopping() || self.take_credit().is_break() {
             return ControlFlow::Break(());
         }
         let seq = self.next.get();
         self.next.set(seq + 1);
         let (size, hash) = frame_identity(&frame);
-        let incoming = Incoming {
-            seq,
-            source,
-            frame,
-            size,
-            hash,
+        let bytes = self.batch_bytes.get() + frame.bytes.len();
+        let len = {
+            let mut batch = self.batch.borrow_mut();
+            batch.push(Incoming {
+                seq,
+                source,
+                frame,
+                size,
+                hash,
+            });
+            batch.len()
         };
-        match self.tx.send(incoming) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(_) => ControlFlow::Break(()),
+        self.batch_bytes.set(bytes);
+        if !self.batched || len >= BATCH_MESSAGES || bytes >= BATCH_BYTES {
+            return self.flush();
         }
+        ControlFlow::Continue(())
+    }
+
+    /// Hands the messages taken so far to the workers.
+    pub fn flush(&self) -> ControlFlow<()> {
+        let batch = self.batch.take();
+        self.batch_bytes.set(0);
+        if batch.is_empty() || self.tx.send(batch).is_ok() {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+
+    /// One credit, waiting for the committer to return some if none is left.
+    fn take_credit(&self) -> ControlFlow<()> {
+        if self.available.get() == 0 {
+            // The messages waiting in the batch go first: the commits that return credits may
+            // be waiting for them.
+            self.flush()?;
+            match self.credits.recv() {
+                Ok(n) => self.available.set(n),
+                Err(_) => return ControlFlow::Break(()),
+            }
+            while let Ok(n) = self.credits.try_recv() {
+                self.available.set(self.available.get() + n);
+            }
+        }
+        self.available.set(self.available.get().saturating_sub(1));
+        ControlFlow::Continue(())
     }
 
     /// True once SIGINT/SIGTERM arrived or the run failed downstream.
@@ -96,6 +150,15 @@ impl Dispatch<'_> {
     /// True when a signal asked to stop (as opposed to a failure downstream).
     pub fn interrupted(&self) -> bool {
         self.interrupt.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Dispatch<'_> {
+    /// The messages taken and not yet sent (the end of the input, a signal, a reader's panic)
+    /// are still converted and committed: taken means committed. A failure downstream is the
+    /// committer's to report.
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 
@@ -146,27 +209,44 @@ where
             }
         },
     };
-    let (job_tx, job_rx) = bounded::<Incoming>(queued);
-    let (done_tx, done_rx) = bounded::<Result<Done<S::Staged>, (u64, Error)>>(WINDOW);
-    let (credit_tx, credit_rx) = bounded::<()>(WINDOW);
-    for _ in 0..WINDOW {
-        // Cannot fail: the channel has room and its receiver is alive.
-        let _ = credit_tx.send(());
-    }
+    let (job_tx, job_rx) = bounded::<Vec<Incoming>>(queued);
+    let (done_tx, done_rx) = bounded::<Vec<Result_<S::Staged>>>(WINDOW);
+    let (credit_tx, credit_rx) = bounded::<usize>(WINDOW);
+    // Cannot fail: the channel has room and its receiver is alive.
+    let _ = credit_tx.send(WINDOW);
+    let batched = settings.workers == Workers::Rayon;
     let abort = AtomicBool::new(false);
 
     std::thread::scope(|s| {
         let abort = &abort;
-        let producer = s.spawn(move || {
-            let dispatch = Dispatch {
-                tx: job_tx,
-                credits: credit_rx,
-                next: Cell::new(0),
-                interrupt,
-                abort,
-            };
-            produce(&dispatch)
-        });
+        // Named, so that `top -H`, `perf` and a stack dump tell the stages apart.
+        let reader = std::thread::Builder::new()
+            .name("dmpfeed-reader".into())
+            .spawn_scoped(s, move || {
+                let dispatch = Dispatch {
+                    tx: job_tx,
+                    credits: credit_rx,
+                    available: Cell::new(0),
+                    batch: RefCell::new(Vec::new()),
+                    batch_bytes: Cell::new(0),
+                    batched,
+                    next: Cell::new(0),
+                    interrupt,
+                    abort,
+                };
+                // The last batch goes when `dispatch` is dropped, even if `produce` panicked.
+                produce(&dispatch)
+            });
+        let producer = match reader {
+            Ok(handle) => handle,
+            Err(e) => {
+                return RunEnd {
+                    tally: Tally::default(),
+                    produced: None,
+                    error: Some(Error::Internal(format!("cannot start the reader: {e}"))),
+                };
+            }
+        };
         match &pool {
             None => {
                 for i in 0..jobs {
@@ -174,8 +254,8 @@ where
                     let spawned = std::thread::Builder::new()
                         .name(format!("dmpfeed-worker-{i}"))
                         .spawn_scoped(s, move || {
-                            for incoming in rx {
-                                if tx.send(work(sink, config, abort, incoming)).is_err() {
+                            for batch in rx {
+                                if tx.send(work_batch(sink, config, abort, batch)).is_err() {
                                     break;
                                 }
                             }
@@ -191,12 +271,10 @@ where
                 let (rx, tx) = (job_rx.clone(), done_tx.clone());
                 s.spawn(move || {
                     pool.install(|| {
-                        rx.into_iter()
-                            .par_bridge()
-                            .for_each_with(tx, |tx, incoming| {
-                                // A closed channel means the committer stopped: drain quietly.
-                                let _ = tx.send(work(sink, config, abort, incoming));
-                            })
+                        rx.into_iter().par_bridge().for_each_with(tx, |tx, batch| {
+                            // A closed channel means the committer stopped: drain quietly.
+                            let _ = tx.send(work_batch(sink, config, abort, batch));
+                        })
                     })
                 });
             }
@@ -234,6 +312,19 @@ pub fn frame_identity(frame: &Frame) -> (u64, MessageHash) {
         ),
         _ => (frame.bytes.len() as u64, message_hash(&frame.bytes)),
     }
+}
+
+/// A batch through a worker, message by message.
+fn work_batch<S: Sink>(
+    sink: &S,
+    config: &Config,
+    abort: &AtomicBool,
+    batch: Vec<Incoming>,
+) -> Vec<Result_<S::Staged>> {
+    batch
+        .into_iter()
+        .map(|incoming| work(sink, config, abort, incoming))
+        .collect()
 }
 
 /// One message through a worker: convert, stage, keep what the commit needs.
@@ -321,8 +412,8 @@ fn insert<S>(r: Result_<S>, pending: &mut BTreeMap<u64, Result<Done<S>, Error>>)
 /// The committer: results back in sequence order, committed in groups, then `after`.
 fn commit_in_order<S: Sink, A>(
     sink: &S,
-    results: Receiver<Result_<S::Staged>>,
-    credits: Sender<()>,
+    results: Receiver<Vec<Result_<S::Staged>>>,
+    credits: Sender<usize>,
     after: &mut A,
 ) -> (Tally, Option<Error>)
 where
@@ -334,12 +425,12 @@ where
     loop {
         if !pending.contains_key(&next) {
             match results.recv() {
-                Ok(r) => insert(r, &mut pending),
+                Ok(batch) => batch.into_iter().for_each(|r| insert(r, &mut pending)),
                 Err(_) => break,
             }
         }
-        while let Ok(r) = results.try_recv() {
-            insert(r, &mut pending);
+        while let Ok(batch) = results.try_recv() {
+            batch.into_iter().for_each(|r| insert(r, &mut pending));
         }
         let mut group = Vec::new();
         let mut failure = None;
@@ -367,9 +458,9 @@ where
                 if let Err(e) = after(done) {
                     return (tally, Some(e));
                 }
-                // The producer may be gone (end of input): then nobody needs the credit.
-                let _ = credits.send(());
             }
+            // The producer may be gone (end of input): then nobody needs the credits.
+            let _ = credits.send(group.len());
         }
         if let Some(e) = failure {
             return (tally, Some(e));
@@ -616,6 +707,75 @@ mod tests {
             lead <= WINDOW as u64,
             "the producer ran {lead} messages ahead"
         );
+    }
+
+    #[test]
+    fn bulk_messages_travel_in_batches_and_stream_messages_alone() {
+        let interrupt = AtomicBool::new(false);
+        let abort = AtomicBool::new(false);
+        for batched in [true, false] {
+            let (tx, rx) = bounded::<Vec<Incoming>>(64);
+            let (credit_tx, credits) = bounded::<usize>(4);
+            credit_tx.send(WINDOW).unwrap();
+            let dispatch = Dispatch {
+                tx,
+                credits,
+                available: Cell::new(0),
+                batch: RefCell::new(Vec::new()),
+                batch_bytes: Cell::new(0),
+                batched,
+                next: Cell::new(0),
+                interrupt: &interrupt,
+                abort: &abort,
+            };
+            for i in 1..=BATCH_MESSAGES + 3 {
+                assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
+            }
+            // A message as large as a batch goes with what waits before it.
+            let big = Frame {
+                bytes: vec![b'x'; BATCH_BYTES],
+                ..frame(0)
+            };
+            assert!(dispatch.send("big#1".into(), big).is_continue());
+            let sent: Vec<usize> = rx.try_iter().map(|b| b.len()).collect();
+            drop(dispatch);
+            let last: Vec<usize> = rx.try_iter().map(|b| b.len()).collect();
+            if batched {
+                assert_eq!(sent, [BATCH_MESSAGES, 4]);
+                assert!(last.is_empty());
+            } else {
+                assert_eq!(sent, vec![1; BATCH_MESSAGES + 4]);
+            }
+        }
+    }
+
+    #[test]
+    fn messages_waiting_in_a_batch_are_sent_before_waiting_for_credits() {
+        let interrupt = AtomicBool::new(false);
+        let abort = AtomicBool::new(false);
+        let (tx, rx) = bounded::<Vec<Incoming>>(64);
+        let (credit_tx, credits) = bounded::<usize>(4);
+        credit_tx.send(3).unwrap();
+        let dispatch = Dispatch {
+            tx,
+            credits,
+            available: Cell::new(0),
+            batch: RefCell::new(Vec::new()),
+            batch_bytes: Cell::new(0),
+            batched: true,
+            next: Cell::new(0),
+            interrupt: &interrupt,
+            abort: &abort,
+        };
+        for i in 1..=3 {
+            assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
+        }
+        assert!(rx.is_empty(), "three messages wait for a batch");
+        // No credit left: the fourth message flushes the three, then waits for a credit (here
+        // the committer is gone, so the producer is told to stop).
+        drop(credit_tx);
+        assert!(dispatch.send("t#4".into(), frame(4)).is_break());
+        assert_eq!(rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(), [3]);
     }
 
     #[test]
