@@ -6,9 +6,9 @@
 //!  producer thread            workers (N)                      the calling thread
 //!  ─────────────────          ───────────────────────          ───────────────────────────
 //!  read + frame ──bounded──▶  convert + Sink::stage   ──▶      reorder by sequence number,
-//!  (files, archives,  chan    (temp files written and          Sink::commit a group in order
-//!   stdin with idle           fsynced in parallel)             (rename, fsync dirs, report,
-//!   flush)                                                     fsync), then ACK / progress
+//!  + SHA-1      channel of     (temp files written and          Sink::commit a group in order
+//!  (files, archives, batches  fsynced in parallel)             (rename, fsync dirs, report,
+//!   stdin with idle flush)                                     fsync), then ACK / progress
 //!        ▲                                                           │
 //!        └──────────────── credits (bounded: messages in flight) ────┘
 //! ```
