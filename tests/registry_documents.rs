@@ -556,6 +556,33 @@ fn an_older_registry_is_upgraded_and_keeps_its_documents() {
 }
 
 #[test]
+fn a_migration_that_fails_leaves_the_registry_at_its_old_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    dmpfeed::registry::create_at_schema(&path, 1).unwrap();
+    // Something of v3's name already there (hand-made): v3 cannot be applied, and v2, applied
+    // before it, must not stay half-way.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE documents_sent (x INTEGER) STRICT;")
+        .unwrap();
+    assert!(Registry::open(&path).is_err());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1);
+    let answers: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'answers'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(answers, 0, "v2's table was not kept");
+}
+
+#[test]
 fn reader_sees_whole_batches_while_the_writer_commits() {
     let (_dir, path, mut reg) = fresh();
     const BATCHES: usize = 60;
