@@ -7,10 +7,12 @@
 //!   messages in flight (at most `3 × jobs + 2` batches with their bytes, the others converted
 //!   and staged, without them), however fast the input comes (backpressure reaches the reader,
 //!   then the pipe or the disk).
-//! * In bulk mode messages travel in batches (up to [`BATCH_MESSAGES`] messages or
-//!   [`BATCH_BYTES`] bytes, or one larger message): a hand-off between threads (a channel
-//!   operation, often a futex wake-up and a context switch on each side) then serves several
-//!   messages. In stream mode a batch is one message, so that it goes through at once.
+//! * Messages travel in batches (up to [`BATCH_MESSAGES`] messages or [`BATCH_BYTES`] bytes, or
+//!   one larger message): a hand-off between threads (a channel operation, often a futex
+//!   wake-up and a context switch on each side) then serves several messages. The producer
+//!   sends a batch when it is full, when it must wait for credits, and when it calls
+//!   [`Dispatch::flush`]: the stream reader does before each wait for input, so that a message
+//!   never waits for the next one (a batch is then what one read brought).
 //! * Workers convert ([`Sink::convert`]: pure, with the registry as memory for the output
 //!   folder) and [`Sink::stage`] in parallel: plain
 //!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
@@ -60,9 +62,9 @@ const MAX_GROUP: usize = 128;
 /// enough for large group commits; the raw bytes in memory are bounded by the job queue.
 const WINDOW: usize = 2 * MAX_GROUP;
 
-/// Most messages in a batch (bulk mode).
+/// Most messages in a batch.
 pub const BATCH_MESSAGES: usize = 16;
-/// A batch is sent once it holds this many bytes of messages (bulk mode).
+/// A batch is sent once it holds this many bytes of messages.
 pub const BATCH_BYTES: usize = 1 << 20;
 
 /// The producer's handle: sends frames to the workers, in order, with backpressure.
@@ -75,16 +77,14 @@ pub struct Dispatch<'a> {
     /// Messages taken in and not yet handed to the workers.
     batch: RefCell<Vec<Incoming>>,
     batch_bytes: Cell<usize>,
-    /// Whether messages wait for a batch to fill (bulk mode).
-    batched: bool,
     next: Cell<u64>,
     interrupt: &'a AtomicBool,
     abort: &'a AtomicBool,
 }
 
 impl Dispatch<'_> {
-    /// Hands one frame to the workers (in bulk mode, with the next ones: [`Dispatch::flush`]),
-    /// waiting while too many messages are in flight. `Break` when the run is stopping (signal,
+    /// Hands one frame to the workers, with the next ones (see [`Dispatch::flush`]), waiting
+    /// while too many messages are in flight. `Break` when the run is stopping (signal,
     /// failure downstream): read no further. A frame taken (`Continue`) is committed, even if
     /// the run is interrupted afterwards.
     pub fn send(&self, source: String, frame: Frame) -> ControlFlow<()> {
@@ -107,13 +107,14 @@ impl Dispatch<'_> {
             batch.len()
         };
         self.batch_bytes.set(bytes);
-        if !self.batched || len >= BATCH_MESSAGES || bytes >= BATCH_BYTES {
+        if len >= BATCH_MESSAGES || bytes >= BATCH_BYTES {
             return self.flush();
         }
         ControlFlow::Continue(())
     }
 
-    /// Hands the messages taken so far to the workers.
+    /// Hands the messages taken so far to the workers. A producer that may wait for its input
+    /// (a pipe, a socket) calls it before waiting.
     pub fn flush(&self) -> ControlFlow<()> {
         let batch = self.batch.take();
         self.batch_bytes.set(0);
@@ -214,7 +215,6 @@ where
     let (credit_tx, credit_rx) = bounded::<usize>(WINDOW);
     // Cannot fail: the channel has room and its receiver is alive.
     let _ = credit_tx.send(WINDOW);
-    let batched = settings.workers == Workers::Rayon;
     let abort = AtomicBool::new(false);
 
     std::thread::scope(|s| {
@@ -229,7 +229,6 @@ where
                     available: Cell::new(0),
                     batch: RefCell::new(Vec::new()),
                     batch_bytes: Cell::new(0),
-                    batched,
                     next: Cell::new(0),
                     interrupt,
                     abort,
@@ -709,64 +708,66 @@ mod tests {
         );
     }
 
+    /// A producer's handle over channels the test holds.
+    fn dispatch<'a>(
+        credits: usize,
+        interrupt: &'a AtomicBool,
+        abort: &'a AtomicBool,
+    ) -> (Dispatch<'a>, Receiver<Vec<Incoming>>, Sender<usize>) {
+        let (tx, rx) = bounded::<Vec<Incoming>>(64);
+        let (credit_tx, credit_rx) = bounded::<usize>(4);
+        credit_tx.send(credits).unwrap();
+        let d = Dispatch {
+            tx,
+            credits: credit_rx,
+            available: Cell::new(0),
+            batch: RefCell::new(Vec::new()),
+            batch_bytes: Cell::new(0),
+            next: Cell::new(0),
+            interrupt,
+            abort,
+        };
+        (d, rx, credit_tx)
+    }
+
     #[test]
-    fn bulk_messages_travel_in_batches_and_stream_messages_alone() {
-        let interrupt = AtomicBool::new(false);
-        let abort = AtomicBool::new(false);
-        for batched in [true, false] {
-            let (tx, rx) = bounded::<Vec<Incoming>>(64);
-            let (credit_tx, credits) = bounded::<usize>(4);
-            credit_tx.send(WINDOW).unwrap();
-            let dispatch = Dispatch {
-                tx,
-                credits,
-                available: Cell::new(0),
-                batch: RefCell::new(Vec::new()),
-                batch_bytes: Cell::new(0),
-                batched,
-                next: Cell::new(0),
-                interrupt: &interrupt,
-                abort: &abort,
-            };
-            for i in 1..=BATCH_MESSAGES + 3 {
-                assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
-            }
-            // A message as large as a batch goes with what waits before it.
-            let big = Frame {
-                bytes: vec![b'x'; BATCH_BYTES],
-                ..frame(0)
-            };
-            assert!(dispatch.send("big#1".into(), big).is_continue());
-            let sent: Vec<usize> = rx.try_iter().map(|b| b.len()).collect();
-            drop(dispatch);
-            let last: Vec<usize> = rx.try_iter().map(|b| b.len()).collect();
-            if batched {
-                assert_eq!(sent, [BATCH_MESSAGES, 4]);
-                assert!(last.is_empty());
-            } else {
-                assert_eq!(sent, vec![1; BATCH_MESSAGES + 4]);
-            }
+    fn messages_travel_in_batches_sent_when_full_or_flushed() {
+        let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (dispatch, rx, _credits) = dispatch(WINDOW, &interrupt, &abort);
+        for i in 1..=BATCH_MESSAGES + 3 {
+            assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
         }
+        assert_eq!(
+            rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [BATCH_MESSAGES]
+        );
+        // A message as large as a batch goes at once, with what waits before it.
+        let big = Frame {
+            bytes: vec![b'x'; BATCH_BYTES],
+            ..frame(0)
+        };
+        assert!(dispatch.send("big#1".into(), big).is_continue());
+        assert_eq!(rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(), [4]);
+        // A flush (the stream reader's, before it waits for input) sends what waits.
+        assert!(dispatch.send("t#20".into(), frame(20)).is_continue());
+        assert!(rx.is_empty());
+        assert!(dispatch.flush().is_continue());
+        assert_eq!(rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(), [1]);
+        assert!(
+            dispatch.flush().is_continue(),
+            "nothing to send: no empty batch"
+        );
+        assert!(rx.is_empty());
+        // Dropped (end of input, a panic): the rest goes.
+        assert!(dispatch.send("t#21".into(), frame(21)).is_continue());
+        drop(dispatch);
+        assert_eq!(rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(), [1]);
     }
 
     #[test]
     fn messages_waiting_in_a_batch_are_sent_before_waiting_for_credits() {
-        let interrupt = AtomicBool::new(false);
-        let abort = AtomicBool::new(false);
-        let (tx, rx) = bounded::<Vec<Incoming>>(64);
-        let (credit_tx, credits) = bounded::<usize>(4);
-        credit_tx.send(3).unwrap();
-        let dispatch = Dispatch {
-            tx,
-            credits,
-            available: Cell::new(0),
-            batch: RefCell::new(Vec::new()),
-            batch_bytes: Cell::new(0),
-            batched: true,
-            next: Cell::new(0),
-            interrupt: &interrupt,
-            abort: &abort,
-        };
+        let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (dispatch, rx, credit_tx) = dispatch(3, &interrupt, &abort);
         for i in 1..=3 {
             assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
         }

@@ -31,11 +31,20 @@ pub trait Emit {
     fn emit(&mut self, source: String, frame: Frame) -> ControlFlow<()>;
     /// True when the run is stopping (checked between inputs too).
     fn stopping(&self) -> bool;
+    /// Passes on the frames taken so far: called before waiting for more input, so that no
+    /// complete message waits for the next one (stream mode).
+    fn flush(&mut self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
 }
 
 impl Emit for &Dispatch<'_> {
     fn emit(&mut self, source: String, frame: Frame) -> ControlFlow<()> {
         self.send(source, frame)
+    }
+
+    fn flush(&mut self) -> ControlFlow<()> {
+        Dispatch::flush(self)
     }
 
     fn stopping(&self) -> bool {

@@ -67,7 +67,8 @@ pub fn read_stream(
     // Until the first byte that is not blank tells the framing.
     let mut framing_seen = false;
     loop {
-        if out.stopping() {
+        // Whatever was framed goes on before the wait: the sender may be waiting for its ACK.
+        if out.stopping() || out.flush().is_break() {
             return Ok(ControlFlow::Break(()));
         }
         match rx.recv_timeout(tick) {
