@@ -82,7 +82,25 @@ pub struct Dispatch<'a> {
     abort: &'a AtomicBool,
 }
 
-impl Dispatch<'_> {
+impl<'a> Dispatch<'a> {
+    fn new(
+        tx: Sender<Vec<Incoming>>,
+        credits: Receiver<usize>,
+        interrupt: &'a AtomicBool,
+        abort: &'a AtomicBool,
+    ) -> Dispatch<'a> {
+        Dispatch {
+            tx,
+            credits,
+            available: Cell::new(0),
+            batch: RefCell::new(Vec::new()),
+            batch_bytes: Cell::new(0),
+            next: Cell::new(0),
+            interrupt,
+            abort,
+        }
+    }
+
     /// Hands one frame to the workers, with the next ones (see [`Dispatch::flush`]), waiting
     /// while too many messages are in flight. `Break` when the run is stopping (signal,
     /// failure downstream): read no further. A frame taken (`Continue`) is committed, even if
@@ -223,16 +241,7 @@ where
         let reader = std::thread::Builder::new()
             .name("dmpfeed-reader".into())
             .spawn_scoped(s, move || {
-                let dispatch = Dispatch {
-                    tx: job_tx,
-                    credits: credit_rx,
-                    available: Cell::new(0),
-                    batch: RefCell::new(Vec::new()),
-                    batch_bytes: Cell::new(0),
-                    next: Cell::new(0),
-                    interrupt,
-                    abort,
-                };
+                let dispatch = Dispatch::new(job_tx, credit_rx, interrupt, abort);
                 // The last batch goes when `dispatch` is dropped, even if `produce` panicked.
                 produce(&dispatch)
             });
@@ -717,17 +726,11 @@ mod tests {
         let (tx, rx) = bounded::<Vec<Incoming>>(64);
         let (credit_tx, credit_rx) = bounded::<usize>(4);
         credit_tx.send(credits).unwrap();
-        let d = Dispatch {
-            tx,
-            credits: credit_rx,
-            available: Cell::new(0),
-            batch: RefCell::new(Vec::new()),
-            batch_bytes: Cell::new(0),
-            next: Cell::new(0),
-            interrupt,
-            abort,
-        };
-        (d, rx, credit_tx)
+        (
+            Dispatch::new(tx, credit_rx, interrupt, abort),
+            rx,
+            credit_tx,
+        )
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! Tables are `STRICT` (SQLite ≥ 3.37, bundled): a value of the wrong type is refused rather than
 //! stored, and `CHECK`s refuse incomplete rows, so that a bug cannot write a half-row either.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 /// `PRAGMA application_id` of a dmpfeed registry (ASCII "DMPf"), so that `file(1)` and dmpfeed
 /// itself recognise the file.
