@@ -88,7 +88,16 @@ pub fn frame_reader(
     max_message_bytes: usize,
     out: &mut dyn Emit,
 ) -> io::Result<ControlFlow<()>> {
-    let mut framer = Framer::new(max_message_bytes);
+    read_on(reader, Framer::new(max_message_bytes), label, out)
+}
+
+/// Frames what `reader` yields after what `framer` already holds.
+fn read_on(
+    reader: &mut dyn Read,
+    mut framer: Framer,
+    label: &str,
+    out: &mut dyn Emit,
+) -> io::Result<ControlFlow<()>> {
     let mut buf = READ_BUF.take();
     buf.resize(CHUNK, 0);
     let flow = read_frames(reader, &mut buf, &mut framer, label, out);
@@ -125,11 +134,7 @@ fn frame_file(
         framer.finish();
         return Ok(drain(&mut framer, label, out));
     }
-    let mut buf = READ_BUF.take();
-    buf.resize(CHUNK, 0);
-    let flow = read_frames(&mut file, &mut buf, &mut framer, label, out);
-    READ_BUF.set(buf);
-    flow
+    read_on(&mut file, framer, label, out)
 }
 
 thread_local! {
@@ -469,5 +474,34 @@ mod tests {
             Some(FrameDefect::TooLarge { .. })
         ));
         assert_eq!(frames[1].1.bytes, M2);
+    }
+
+    #[test]
+    fn a_file_gives_the_same_frames_read_whole_or_in_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let max = max_message_bytes(&Config::default());
+        // Around the size read in one piece: under it, exactly it (read whole, then on in
+        // chunks), over it (in chunks only); a message cut by the end of the file included.
+        for size in [100_000, WHOLE_FILE as usize, WHOLE_FILE as usize + 1_000] {
+            let bytes: Vec<u8> = [M1, M2].concat().into_iter().cycle().take(size).collect();
+            let p = dir.path().join(format!("{size}.hl7"));
+            std::fs::write(&p, &bytes).unwrap();
+            let label = p.display().to_string();
+            let mut whole = Vec::new();
+            let file = std::fs::File::open(&p).unwrap();
+            assert!(
+                frame_file(file, &label, max, &mut whole)
+                    .unwrap()
+                    .is_continue()
+            );
+            let mut chunked = Vec::new();
+            let flow = frame_reader(&mut &bytes[..], &label, max, &mut chunked).unwrap();
+            assert!(flow.is_continue());
+            assert_eq!(whole.len(), chunked.len(), "{size}");
+            assert!(whole.len() > 1000, "{size}");
+            for ((s1, f1), (s2, f2)) in whole.iter().zip(&chunked) {
+                assert_eq!((s1, &f1.bytes, f1.offset), (s2, &f2.bytes, f2.offset));
+            }
+        }
     }
 }
