@@ -578,33 +578,27 @@ impl Db<'_> {
         })
     }
 
-    /// `f` with the history of each chain whose setId `rows` yields (column 0).
-    fn histories_of_sets<E: From<RegistryError>>(
-        &self,
-        mut rows: rusqlite::Rows<'_>,
-        f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
-    ) -> Result<(), E> {
-        while let Some(r) = self.sql(rows.next())? {
-            let set_id: String = self.sql(r.get(0))?;
-            f(self.history_of_set(&set_id)?)?;
-        }
-        Ok(())
+    /// A deleted id with no version here (a deletion of a document never converted here): its
+    /// events only.
+    fn history_of_tombstone(&self, source_id: &str) -> Result<DocumentHistory, RegistryError> {
+        Ok(DocumentHistory {
+            set_id: None,
+            versions: Vec::new(),
+            events: self.events_of(source_id)?,
+        })
     }
 
-    /// `f` with one history per deleted id `rows` yields (column 0): deletions of documents
-    /// never converted here, which have events but no version.
-    fn histories_of_tombstones<E: From<RegistryError>>(
+    /// `f` with `history` of each id `rows` yields (column 0): a setId ([`Db::history_of_set`])
+    /// or a deleted id ([`Db::history_of_tombstone`]).
+    fn histories_of<E: From<RegistryError>>(
         &self,
         mut rows: rusqlite::Rows<'_>,
+        history: fn(&Self, &str) -> Result<DocumentHistory, RegistryError>,
         f: &mut dyn FnMut(DocumentHistory) -> Result<(), E>,
     ) -> Result<(), E> {
         while let Some(r) = self.sql(rows.next())? {
-            let source_id: String = self.sql(r.get(0))?;
-            f(DocumentHistory {
-                set_id: None,
-                versions: Vec::new(),
-                events: self.events_of(&source_id)?,
-            })?;
+            let id: String = self.sql(r.get(0))?;
+            f(history(self, &id)?)?;
         }
         Ok(())
     }
@@ -632,7 +626,7 @@ impl Db<'_> {
         } else {
             self.sql(sets.query(params![ipp, key]))?
         };
-        self.histories_of_sets(rows, f)?;
+        self.histories_of(rows, Self::history_of_set, f)?;
         // Deletions of documents never converted here: one history per deleted id.
         let mut tombstones = self.sql(self.conn.prepare_cached(
             "SELECT e.source_id FROM document_events e
@@ -641,7 +635,7 @@ impl Db<'_> {
              GROUP BY e.source_id ORDER BY MIN(e.id)",
         ))?;
         let rows = self.sql(tombstones.query(params![all, ipp, key]))?;
-        self.histories_of_tombstones(rows, f)
+        self.histories_of(rows, Self::history_of_tombstone, f)
     }
 
     /// Calls `f` with the history of each document `id` names, oldest first: by its id
@@ -663,7 +657,7 @@ impl Db<'_> {
              GROUP BY set_id ORDER BY MIN(rowid)",
         ))?;
         let rows = self.sql(sets.query(params![id, from, to]))?;
-        self.histories_of_sets(rows, f)?;
+        self.histories_of(rows, Self::history_of_set, f)?;
         let mut tombstones = self.sql(self.conn.prepare_cached(
             "SELECT e.source_id FROM document_events e
              WHERE e.kind = 'deletion'
@@ -672,6 +666,6 @@ impl Db<'_> {
              GROUP BY e.source_id ORDER BY MIN(e.id)",
         ))?;
         let rows = self.sql(tombstones.query(params![id, from, to]))?;
-        self.histories_of_tombstones(rows, f)
+        self.histories_of(rows, Self::history_of_tombstone, f)
     }
 }
