@@ -22,6 +22,7 @@ pub struct Config {
     pub limits: Limits,
     pub stream: StreamConfig,
     pub input: InputConfig,
+    pub output: OutputConfig,
     pub dmp: DmpDefaults,
 }
 
@@ -97,6 +98,14 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct StreamConfig {
     pub idle_flush_ms: u64,
+}
+
+/// `[output]`: how the output folder's files are made durable
+/// ([`crate::pipeline::sync`]).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    pub sync: crate::pipeline::sync::SyncSetting,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -465,3 +465,62 @@ fn the_same_stream_twice_gives_one_line_per_message_and_every_ack() {
     }
     assert_eq!(report(&out).len(), 5);
 }
+
+/// `[output] sync`: both ways of making files durable give the same folder; `-v` says which way
+/// was taken and why; `filesystem` is refused where `syncfs` does not report write errors.
+#[test]
+fn both_ways_of_making_files_durable_give_the_same_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |way: &str| {
+        let config = tmp.path().join(format!("{way}.toml"));
+        std::fs::write(&config, format!("[output]\nsync = \"{way}\"\n")).unwrap();
+        let out = tmp.path().join(way);
+        let o = bin()
+            .arg("convert")
+            .arg(samples())
+            .arg("--out")
+            .arg(&out)
+            .arg("--config")
+            .arg(&config)
+            .arg("-v")
+            .output()
+            .unwrap();
+        (o, out)
+    };
+    let without_time = |out: &Path| -> Vec<serde_json::Value> {
+        report(out)
+            .into_iter()
+            .map(|mut l| {
+                l.as_object_mut().unwrap().remove("time");
+                l
+            })
+            .collect()
+    };
+    let (by_file, file_out) = run("file");
+    assert!(stderr(&by_file).contains("an fsync of each file (output.sync = \"file\")"));
+    assert!(!report(&file_out).is_empty());
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut version = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap());
+    let kernel = (version.next().unwrap(), version.next().unwrap());
+    let (by_fs, fs_out) = run("filesystem");
+    if kernel >= (5, 8) {
+        assert!(stderr(&by_fs).contains("one syncfs per group (output.sync = \"filesystem\")"));
+        assert_eq!(status(&by_fs), status(&by_file));
+        assert_eq!(
+            tree(&fs_out.join("documents")),
+            tree(&file_out.join("documents"))
+        );
+        assert_eq!(tree(&fs_out.join("held")), tree(&file_out.join("held")));
+        assert_eq!(without_time(&fs_out), without_time(&file_out));
+    } else {
+        assert_eq!(status(&by_fs), 2);
+        assert!(stderr(&by_fs).contains("needs Linux 5.8 or later"));
+    }
+    let (auto, _) = run("auto");
+    assert!(stderr(&auto).contains("(output.sync = \"auto\""));
+    let (bad, _) = run("fsync");
+    assert_eq!(status(&bad), 2);
+    assert!(stderr(&bad).contains("sync"));
+}

@@ -8,8 +8,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prefix of every temporary file.
 pub const TEMP_PREFIX: &str = ".dmpfeed-tmp-";
@@ -36,142 +35,12 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Creates `path` (which must not exist) and writes `bytes`, without waiting for the disk:
-/// the open file is returned for a [`Syncer`] to make durable in the background (fsyncing the
+/// the open file is returned for a [`super::sync::Syncer`] to make durable (fsyncing the
 /// handle written through, not the path opened again: one `open` and one `close` less per file).
 pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<File> {
     let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(bytes)?;
     Ok(f)
-}
-
-/// Threads of a [`Syncer`]: they wait on the disk, not the CPU. File systems commit concurrent
-/// fsyncs together, and the device queue takes several writes at once.
-pub const SYNC_THREADS: usize = 16;
-
-/// Fsyncs files in the background, several at once, from the moment they are written: a file
-/// is usually on disk by the time its message's turn to be committed comes, and the committer
-/// only collects the results ([`Pending::wait`]). The threads live as long as the `Syncer` and
-/// are reused (no thread started per file or per group).
-#[derive(Debug)]
-pub struct Syncer {
-    jobs: Option<crossbeam_channel::Sender<(Job, Arc<Ticket>)>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-    /// Files queued with their open handle.
-    open: Arc<AtomicUsize>,
-}
-
-/// Most files queued with their open handle; beyond, a file is closed and queued by its path
-/// (opened again to be fsynced), so that a slow disk never runs the process out of file
-/// descriptors (1,024 by default on Linux).
-const MAX_OPEN: usize = 128;
-
-/// A file to fsync: the handle it was written through, or its path.
-#[derive(Debug)]
-enum Job {
-    Open(File),
-    Path(PathBuf),
-}
-
-/// The fsync of one file, submitted to a [`Syncer`] (clones wait for the same fsync).
-#[derive(Debug, Clone)]
-pub struct Pending(Arc<Ticket>);
-
-#[derive(Debug, Default)]
-struct Ticket {
-    /// `io::Error` is not `Clone`: its kind and text are kept.
-    result: Mutex<Option<Result<(), (io::ErrorKind, String)>>>,
-    ready: Condvar,
-}
-
-impl Syncer {
-    pub fn new(threads: usize) -> io::Result<Syncer> {
-        let (tx, rx) = crossbeam_channel::unbounded::<(Job, Arc<Ticket>)>();
-        let mut syncer = Syncer {
-            jobs: Some(tx),
-            threads: Vec::new(),
-            open: Arc::new(AtomicUsize::new(0)),
-        };
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            let open = Arc::clone(&syncer.open);
-            let handle = std::thread::Builder::new()
-                .name(format!("dmpfeed-fsync-{i}"))
-                .stack_size(64 * 1024)
-                .spawn(move || {
-                    for (job, ticket) in rx {
-                        let r = match job {
-                            Job::Open(file) => {
-                                let r = file.sync_all();
-                                // Closed once durable.
-                                drop(file);
-                                open.fetch_sub(1, Ordering::Relaxed);
-                                r
-                            }
-                            Job::Path(path) => File::open(&path).and_then(|f| f.sync_all()),
-                        };
-                        ticket.set(r.map_err(|e| (e.kind(), e.to_string())));
-                    }
-                })?;
-            syncer.threads.push(handle);
-        }
-        Ok(syncer)
-    }
-
-    /// Starts the fsync of `file`, written at `path` (as [`write_new`] returns it), and
-    /// closes it.
-    pub fn submit(&self, file: File, path: &Path) -> Pending {
-        let ticket = Arc::new(Ticket::default());
-        let job = if self.open.fetch_add(1, Ordering::Relaxed) < MAX_OPEN {
-            Job::Open(file)
-        } else {
-            self.open.fetch_sub(1, Ordering::Relaxed);
-            drop(file);
-            Job::Path(path.to_owned())
-        };
-        let sent = self
-            .jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send((job, Arc::clone(&ticket))).is_ok());
-        if !sent {
-            ticket.set(Err((
-                io::ErrorKind::Other,
-                "the fsync threads are gone".into(),
-            )));
-        }
-        Pending(ticket)
-    }
-}
-
-impl Drop for Syncer {
-    fn drop(&mut self) {
-        // Closing the queue ends the threads once the fsyncs submitted are done.
-        self.jobs = None;
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Ticket {
-    fn set(&self, r: Result<(), (io::ErrorKind, String)>) {
-        let mut slot = self.result.lock().unwrap_or_else(|p| p.into_inner());
-        *slot = Some(r);
-        self.ready.notify_all();
-    }
-}
-
-impl Pending {
-    /// Waits until the file is durable; the fsync's error if it failed.
-    pub fn wait(&self) -> io::Result<()> {
-        let mut slot = self.0.result.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            match &*slot {
-                Some(Ok(())) => return Ok(()),
-                Some(Err((kind, text))) => return Err(io::Error::new(*kind, text.clone())),
-                None => slot = self.0.ready.wait(slot).unwrap_or_else(|p| p.into_inner()),
-            }
-        }
-    }
 }
 
 /// Fsyncs a directory, so that the names created or renamed in it are durable.
@@ -219,57 +88,6 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join("a.json")).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
-    }
-
-    #[test]
-    fn files_written_then_synced_in_the_background() {
-        let dir = tempfile::tempdir().unwrap();
-        let temps = TempNames::default();
-        let syncer = Syncer::new(4).unwrap();
-        let paths: Vec<PathBuf> = (0..40).map(|_| temps.next_in(dir.path())).collect();
-        let pending: Vec<Pending> = paths
-            .iter()
-            .enumerate()
-            .map(|(i, p)| syncer.submit(write_new(p, format!("{i}").as_bytes()).unwrap(), p))
-            .collect();
-        for p in &pending {
-            p.wait().unwrap();
-            p.wait().unwrap(); // the result stays
-        }
-        assert_eq!(std::fs::read(&paths[39]).unwrap(), b"39");
-        // A handle that cannot be fsynced (a pipe: EINVAL) gives its error to the waiter.
-        let (reader, _writer) = std::io::pipe().unwrap();
-        let pipe = File::from(std::os::fd::OwnedFd::from(reader));
-        assert!(syncer.submit(pipe, &paths[0]).wait().is_err());
-        drop(syncer); // joins its threads
-    }
-
-    #[test]
-    fn beyond_max_open_files_are_queued_by_path_and_closed() {
-        let dir = tempfile::tempdir().unwrap();
-        let temps = TempNames::default();
-        let syncer = Syncer::new(2).unwrap();
-        // Under the cap: the handle goes to the queue, and is counted until fsynced.
-        let p = temps.next_in(dir.path());
-        syncer
-            .submit(write_new(&p, b"1").unwrap(), &p)
-            .wait()
-            .unwrap();
-        assert_eq!(syncer.open.load(Ordering::Relaxed), 0);
-        // At the cap (a slow disk): the file is queued by its path, opened again to be
-        // fsynced. Removed meanwhile, its error reaches the waiter.
-        syncer.open.store(MAX_OPEN, Ordering::Relaxed);
-        let q = temps.next_in(dir.path());
-        syncer
-            .submit(write_new(&q, b"2").unwrap(), &q)
-            .wait()
-            .unwrap();
-        let gone = temps.next_in(dir.path());
-        let f = write_new(&gone, b"3").unwrap();
-        std::fs::remove_file(&gone).unwrap();
-        let e = syncer.submit(f, &gone).wait().unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        assert_eq!(syncer.open.load(Ordering::Relaxed), MAX_OPEN);
     }
 
     #[test]

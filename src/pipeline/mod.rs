@@ -33,6 +33,7 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod stream;
+pub mod sync;
 
 use crate::convert::Conversion;
 use crate::hl7::{FrameDefect, Framing};

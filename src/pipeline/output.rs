@@ -6,9 +6,10 @@
 //!   ([`crate::recall`]): a chain's setId and version, the patient's opposition, the identity
 //!   recorded from ADT.
 //! * Staging (worker threads, in parallel): each file of a message is written under a hidden
-//!   temporary name in its final directory, and its fsync starts at once in the background
-//!   ([`durable::Syncer`]: several at a time, so that the file system and the disk take them
-//!   together). A message whose conversion asked the registry keeps
+//!   temporary name in its final directory and handed to the [`Syncer`] (`[output] sync`): its
+//!   fsync starts at once in the background, several at a time so that the file system and the
+//!   disk take them together, or one `syncfs` at the group's commit makes it durable with every
+//!   other file written by then. A message whose conversion asked the registry keeps
 //!   its bytes until its commit (in memory up to a budget, else in a temporary file), in case it
 //!   must be converted again.
 //! * Commit (one thread, in input order, a group at a time), in this order:
@@ -19,8 +20,9 @@
 //!      message, identity, opposition, merge); its report line is built (after the registry
 //!      decided: the line names the warnings it gave); an ADT whose identity is qualified
 //!      releases the messages held for its patient, each converted, staged and given a line;
-//!   2. the group's temporary files are waited for until fsynced (most already are), renamed to
-//!      their NAMEs, and each folder touched is fsynced — the files are durable;
+//!   2. the group's temporary files are waited for until durable (most already are), renamed to
+//!      their NAMEs, and each folder touched is fsynced (or the file system synced once) — the
+//!      files are durable;
 //!   3. the registry transaction commits — the rows are durable, and name only durable files;
 //!   4. the report lines are appended and `report.jsonl` is fsynced;
 //!   5. the files of earlier results that the new ones replace (a released message's `held/`
@@ -47,10 +49,11 @@
 //! fixed folders: nothing is ever written outside the output folder, whatever the message says.
 
 use super::ack::AckHeader;
-use super::durable::{self, Syncer, TempNames};
+use super::durable::{self, TempNames};
 use super::memory::{MessageMemory, Readers};
 use super::name::{self, MessageHash, NameIndex};
 use super::report::{ReportLine, Sidecar, fingerprint};
+use super::sync::{self, Syncer};
 use super::{Done, Error, Record, Sink};
 use crate::config::Config;
 use crate::convert::{Conversion, Emit, convert_recalling};
@@ -150,7 +153,7 @@ pub struct StagedFile {
     pub suffix: String,
     pub temp: PathBuf,
     /// Its fsync, started once written; `None` until then.
-    pub synced: Option<durable::Pending>,
+    pub synced: Option<sync::Pending>,
 }
 
 /// The files of one message, waiting for their NAME. Dropped before commit (a failed run),
@@ -245,7 +248,7 @@ pub struct OutputDir {
     /// The artefacts (`--emit`) every conversion into this folder makes, releases included.
     emit: Emit,
     temps: TempNames,
-    /// Fsyncs the staged files in the background.
+    /// Makes the staged files durable (`[output] sync`).
     syncer: Syncer,
     /// Before `state`: dropped first, so that the writer's connection closes last and folds the
     /// write-ahead log back into the registry file (a read-only connection cannot).
@@ -263,7 +266,7 @@ struct Pending {
     /// Temporary files → their names, renamed in order once all are fsynced.
     moves: Vec<(PathBuf, PathBuf)>,
     /// The fsyncs of those temporaries (started when they were staged).
-    synced: Vec<durable::Pending>,
+    synced: Vec<sync::Pending>,
     /// Report lines, in order.
     lines: Vec<u8>,
     /// Folders where files were renamed.
@@ -343,8 +346,7 @@ impl OutputDir {
         let (names, known, superseded) = load_report(&mut report, &report_path)?;
         let registry_path = registry::path_in(root);
         let registry = Registry::open(&registry_path)?;
-        let syncer = Syncer::new(durable::SYNC_THREADS)
-            .map_err(|e| Error::Internal(format!("cannot start the fsync threads: {e}")))?;
+        let syncer = open_syncer(root, config)?;
         let dir = OutputDir {
             root: root.to_path_buf(),
             config: config.clone(),
@@ -999,11 +1001,16 @@ impl OutputDir {
                 Err(e) => return Err(Error::io(path.display(), e)),
             }
         }
-        for folder in touched {
-            let dir = self.root.join(folder.as_str());
-            durable::sync_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
-        }
+        self.sync_folders(&touched)?;
         Ok(removed)
+    }
+
+    /// Makes the names created, renamed or removed in `folders` durable.
+    fn sync_folders(&self, folders: &BTreeSet<Folder>) -> Result<(), Error> {
+        let dirs: Vec<PathBuf> = folders.iter().map(|f| self.root.join(f.as_str())).collect();
+        self.syncer
+            .sync_folders(&dirs)
+            .map_err(|(dir, e)| Error::io(dir.display(), e))
     }
 
     /// Runs `f` in one registry transaction, then makes everything durable in order: the folders
@@ -1037,10 +1044,7 @@ impl OutputDir {
             for (temp, target) in &pending.moves {
                 std::fs::rename(temp, target).map_err(|e| Error::io(target.display(), e))?;
             }
-            for folder in &pending.touched {
-                let dir = self.root.join(folder.as_str());
-                durable::sync_dir(&dir).map_err(|e| Error::io(dir.display(), e))?;
-            }
+            self.sync_folders(&pending.touched)?;
             Ok(r)
         })?;
         if !pending.lines.is_empty() {
@@ -1162,6 +1166,25 @@ impl Sink for OutputDir {
 /// registry and the lock opened, the outcome folders written into) must not be symbolic links:
 /// one planted there would make dmpfeed write outside the folder. Files written under a
 /// temporary name and renamed need no check (`create_new` and `rename` do not follow links).
+/// The [`Syncer`] `[output] sync` asks for, on this output folder's file system; the choice is
+/// logged (at debug level: `-v`).
+fn open_syncer(root: &Path, config: &Config) -> Result<Syncer, Error> {
+    let dir = File::open(root).map_err(|e| Error::io(root.display(), e))?;
+    let folders: Vec<PathBuf> = Folder::ALL.iter().map(|f| root.join(f.as_str())).collect();
+    let facts = sync::Facts::of(&dir, &folders).map_err(|e| Error::io(root.display(), e))?;
+    let (way, why) = sync::choose(config.output.sync, &facts).map_err(Error::Output)?;
+    tracing::debug!(
+        "{}: files made durable by {} ({why})",
+        root.display(),
+        match way {
+            sync::Way::File => "an fsync of each file",
+            sync::Way::FileSystem => "one syncfs per group",
+        }
+    );
+    Syncer::new(way, &dir, root)
+        .map_err(|e| Error::Internal(format!("cannot start the syncer: {e}")))
+}
+
 fn refuse_planted_links(root: &Path) -> Result<(), Error> {
     let fixed = [REPORT, LOCK, SUMMARY]
         .into_iter()
