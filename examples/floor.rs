@@ -5,13 +5,16 @@
 //! ```text
 //! cargo run --release --example floor -- INPUT...    # files or folders (walked)
 //! cargo run --release --example floor -- --fsync DIR COUNT SIZE
+//! cargo run --release --example floor -- --syncfs DIR COUNT SIZE
 //! ```
 //!
 //! Prints one line of JSON: files, messages (files of a folder; MLLP blocks of a file that
 //! starts with 0x0B), bytes, seconds, messages/s, MB/s (10^6 bytes).
 //!
 //! `--fsync` is the disk's floor for durable small files: COUNT new files of SIZE bytes written
-//! in DIR and each fsynced, by 16 threads (as dmpfeed's output folder does), without dmpfeed.
+//! in DIR and each fsynced, by 16 threads (as dmpfeed's output folder does with
+//! `output.sync = "file"`), without dmpfeed. `--syncfs` is the same files written by one thread,
+//! then made durable by one `syncfs(2)` (the floor of `output.sync = "filesystem"`).
 
 use std::io::Read;
 use std::time::Instant;
@@ -19,12 +22,13 @@ use std::time::Instant;
 fn main() -> std::io::Result<()> {
     let inputs: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, dir, count, size] = inputs.as_slice()
-        && flag == "--fsync"
+        && (flag == "--fsync" || flag == "--syncfs")
     {
-        return fsync_floor(
+        return durable_floor(
             std::path::Path::new(dir),
             count.parse().expect("COUNT"),
             size.parse().expect("SIZE"),
+            flag == "--syncfs",
         );
     }
     if inputs.is_empty() {
@@ -70,8 +74,14 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// COUNT files of SIZE bytes written and fsynced in `dir` by 16 threads.
-fn fsync_floor(dir: &std::path::Path, count: usize, size: usize) -> std::io::Result<()> {
+/// COUNT files of SIZE bytes written in `dir` and made durable: each fsynced, by 16 threads,
+/// or all by one `syncfs` once written by one thread.
+fn durable_floor(
+    dir: &std::path::Path,
+    count: usize,
+    size: usize,
+    one_syncfs: bool,
+) -> std::io::Result<()> {
     use std::io::Write;
     const THREADS: usize = 16;
     std::fs::create_dir_all(dir)?;
@@ -85,29 +95,33 @@ fn fsync_floor(dir: &std::path::Path, count: usize, size: usize) -> std::io::Res
             x as u8
         })
         .collect();
+    let write = |i: usize, sync: bool| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dir.join(format!("f{i}")))?;
+        f.write_all(&data)?;
+        if sync { f.sync_all() } else { Ok(()) }
+    };
     let start = Instant::now();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
-                let data = &data;
-                s.spawn(move || -> std::io::Result<()> {
-                    for i in (t..count).step_by(THREADS) {
-                        let mut f = std::fs::OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .open(dir.join(format!("f{i}")))?;
-                        f.write_all(data)?;
-                        f.sync_all()?;
-                    }
-                    Ok(())
+    let folder = std::fs::File::open(dir)?;
+    if one_syncfs {
+        (0..count).try_for_each(|i| write(i, false))?;
+        rustix::fs::syncfs(&folder)?;
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let write = &write;
+                    s.spawn(move || (t..count).step_by(THREADS).try_for_each(|i| write(i, true)))
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("no panic"))
-    })?;
-    std::fs::File::open(dir)?.sync_all()?;
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("no panic"))
+        })?;
+        folder.sync_all()?;
+    }
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "{{\"files\": {count}, \"bytes\": {}, \"seconds\": {seconds:.4}, \"files_per_second\": {:.1}, \

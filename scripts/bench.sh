@@ -131,19 +131,24 @@ done
 python3 -c "import sys; b,w,f=int(sys.argv[1]),max(float(sys.argv[2]),0.01),float(sys.argv[3]); print(f'| disk: dd of the same bytes, conv=fsync (durable write bound) | | {b/w/1e6:,.1f} | {b/w/1e6/f:.3f} | {w:.2f} | | |')" "$MLLP_BYTES" "$DD_BEST" "$F_MLLP" >>"$ROWS"
 
 # The disk's floor for durable small files: as many files as messages, of the corpus's average
-# size, each written and fsynced by 16 threads (dmpfeed's output folder does that and more).
-fsync_floor() { # LABEL COUNT SIZE FLOOR_MBPS
-  local best="" line fps
+# size, each written and fsynced by 16 threads (output.sync = "file" does that and more), or
+# written by one thread and made durable by one syncfs (the floor of output.sync = "filesystem",
+# which dmpfeed takes on this file system by default).
+durable_floor() { # fsync|syncfs LABEL COUNT SIZE FLOOR_MBPS
+  local best="" line fps how
   for k in $(seq "$RUNS"); do
-    line=$($EX/floor --fsync "$RUN_DIR/fsync-$1-$k" "$2" "$3")
+    line=$($EX/floor "--$1" "$RUN_DIR/$1-$2-$k" "$3" "$4")
     fps=$(json_line "$line" "d['files_per_second']")
     if [ -z "$best" ] || python3 -c "import sys; sys.exit(0 if $fps > $best else 1)"; then best=$fps; fi
   done
-  python3 -c "import sys; n,fps,size,f=int(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4]); print(f'| disk: {n} files of {size:,} B written + fsynced, 16 threads ({sys.argv[5]}) | {fps:,.0f} | {fps*size/1e6:,.1f} | {fps*size/1e6/f:.3f} | {n/fps:.2f} | | |')" "$2" "$best" "$3" "$4" "$1" >>"$ROWS"
+  case "$1" in fsync) how="written + fsynced, 16 threads" ;; *) how="written, then one syncfs" ;; esac
+  python3 -c "import sys; n,fps,size,f=int(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4]); print(f'| disk: {n} files of {size:,} B {sys.argv[6]} ({sys.argv[5]}) | {fps:,.0f} | {fps*size/1e6:,.1f} | {fps*size/1e6/f:.3f} | {n/fps:.2f} | | |')" "$3" "$best" "$4" "$5" "$2" "$how" >>"$ROWS"
   echo "$best"
 }
-FS_TEXT=$(fsync_floor text "$TXT_MSGS" $((TXT_BYTES / TXT_MSGS)) "$F_TEXT")
-FS_PDF=$(fsync_floor pdf "$PDF_MSGS" $((PDF_BYTES / PDF_MSGS)) "$F_PDF")
+FS_TEXT=$(durable_floor fsync text "$TXT_MSGS" $((TXT_BYTES / TXT_MSGS)) "$F_TEXT")
+SF_TEXT=$(durable_floor syncfs text "$TXT_MSGS" $((TXT_BYTES / TXT_MSGS)) "$F_TEXT")
+FS_PDF=$(durable_floor fsync pdf "$PDF_MSGS" $((PDF_BYTES / PDF_MSGS)) "$F_PDF")
+SF_PDF=$(durable_floor syncfs pdf "$PDF_MSGS" $((PDF_BYTES / PDF_MSGS)) "$F_PDF")
 
 J1=$(best_of "convert mixed, --jobs 1, disk" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs 1)
 JN=$(best_of "convert mixed, --jobs $CORES, disk" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs "$CORES")
@@ -174,19 +179,19 @@ echo "corpus: $MSGS mixed messages ($((BYTES / 1000000)) MB: $PDF_MSGS PDF, $((M
 echo
 cat "$ROWS"
 echo
-python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" <<'EOF'
+python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" <<'EOF'
 import json, sys
 j1, jn, t1, tn, cores = map(float, sys.argv[1:6])
 lat = json.loads(sys.argv[6])
-x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn = map(float, sys.argv[8:20])
+x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn, sf_text, sf_pdf = map(float, sys.argv[8:22])
 print(f"{int(cores)} jobs / 1 job (mixed), unpinned: disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
 print(f"{int(cores)} jobs on {int(cores)} cores / 1 job on 1 core (tmpfs): mixed {c1 / tn:.2f}x, "
       f"PDF-only {cp1 / cpn:.2f}x, text-only {cx1 / cxn:.2f}x")
 print(f"text-only on disk: {txt_n / x1:,.0f} documents/s with 1 job, {txt_n / xn:,.0f} with {int(cores)}; "
-      f"the disk's floor for as many fsynced files: {fs_text:,.0f} files/s "
-      f"({txt_n / xn / fs_text:.0%} of it reached)")
-print(f"PDF-only on disk, 1 job: {pdf_n / p1:,.0f} documents/s; fsync floor for files of that size: "
-      f"{fs_pdf:,.0f} files/s ({pdf_n / p1 / fs_pdf:.0%} of it reached)")
+      f"the disk's floor for as many durable files: {fs_text:,.0f} files/s by fsync, {sf_text:,.0f} by syncfs "
+      f"({txt_n / x1 / max(fs_text, sf_text):.0%} of the faster reached with 1 job)")
+print(f"PDF-only on disk, 1 job: {pdf_n / p1:,.0f} documents/s; floor for files of that size: "
+      f"{fs_pdf:,.0f} files/s by fsync, {sf_pdf:,.0f} by syncfs ({pdf_n / p1 / max(fs_pdf, sf_pdf):.0%} of the faster reached)")
 print(f"stream latency at {sys.argv[7]} messages/s ({lat['messages']} messages, {lat['aa']} AA): "
       f"p50 {lat['p50_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms; "
       f"peak RSS {lat['peak_rss_kb'] / 1024:.1f} MB")

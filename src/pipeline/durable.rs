@@ -13,17 +13,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Prefix of every temporary file.
 pub const TEMP_PREFIX: &str = ".dmpfeed-tmp-";
 
-/// Unique temporary names within one process.
-#[derive(Debug, Default)]
+/// Unique temporary names within one process: `.dmpfeed-tmp-PID-N`.
+#[derive(Debug)]
 pub struct TempNames {
+    /// Read once: `std::process::id` is a system call, and this runs for every file.
+    pid: u32,
     next: AtomicU64,
+}
+
+impl Default for TempNames {
+    fn default() -> TempNames {
+        TempNames {
+            pid: std::process::id(),
+            next: AtomicU64::new(0),
+        }
+    }
 }
 
 impl TempNames {
     /// A fresh temporary path in `dir`.
     pub fn next_in(&self, dir: &Path) -> PathBuf {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()))
+        dir.join(format!("{TEMP_PREFIX}{}-{n}", self.pid))
     }
 }
 
