@@ -209,7 +209,7 @@ impl Syncer {
                     dir: root.try_clone()?,
                     path: root_path.to_owned(),
                     written: AtomicU64::new(0),
-                    synced: Mutex::new(0),
+                    synced: Mutex::new(Synced::default()),
                     calls: AtomicU64::new(0),
                 })),
             },
@@ -280,25 +280,53 @@ struct FileSystem {
     dir: File,
     path: PathBuf,
     written: AtomicU64,
-    /// The count of files written when the last successful `syncfs` began (every file counted
-    /// by then was complete, so written back by it). Locked for the call: one at a time.
-    synced: Mutex<u64>,
+    /// Locked for the call: one at a time.
+    synced: Mutex<Synced>,
     calls: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Synced {
+    /// The count of files written when the last successful `syncfs` began (every file counted
+    /// by then was complete, so written back by it).
+    upto: u64,
+    /// The first failed call, with the count of files written when it returned: the write-back
+    /// error it reported may be any of theirs, and is reported once only (a later call
+    /// succeeds), so none of them is ever taken for durable.
+    failed: Option<(u64, io::ErrorKind, String)>,
 }
 
 impl FileSystem {
     /// One `syncfs`; with `Some(n)`, only if file number `n` was written after the last
     /// successful one began (else it is durable already: one call per group, not per file).
     fn sync(&self, past: Option<u64>) -> io::Result<()> {
+        self.sync_by(past, syncfs)
+    }
+
+    /// [`FileSystem::sync`] with the call given (a test makes it fail).
+    fn sync_by(&self, past: Option<u64>, call: fn(&File) -> io::Result<()>) -> io::Result<()> {
         let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
-        if past.is_some_and(|n| *synced >= n) {
+        if let Some((upto, kind, text)) = &synced.failed
+            && past.is_none_or(|n| n <= *upto)
+        {
+            return Err(io::Error::new(*kind, text.clone()));
+        }
+        if past.is_some_and(|n| synced.upto >= n) {
             return Ok(());
         }
         let upto = self.written.load(Ordering::SeqCst);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        syncfs(&self.dir)?;
-        *synced = upto;
-        Ok(())
+        match call(&self.dir) {
+            Ok(()) => {
+                synced.upto = upto;
+                Ok(())
+            }
+            Err(e) => {
+                let written = self.written.load(Ordering::SeqCst);
+                synced.failed = Some((written, e.kind(), e.to_string()));
+                Err(e)
+            }
+        }
     }
 }
 
@@ -547,6 +575,36 @@ mod tests {
         let folders = [dir.path().join("a"), dir.path().join("b")];
         syncer.sync_folders(&folders).unwrap();
         assert_eq!(syncer.syncfs_calls(), 3);
+    }
+
+    /// A failed `syncfs` reported a write-back error that may be any file's written so far,
+    /// once: those files fail for every waiter, even after a later call succeeds; a file
+    /// written after it is durable once a later call succeeds.
+    #[test]
+    fn a_failed_syncfs_fails_every_file_written_before_it_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = File::open(dir.path()).unwrap();
+        let syncer = Syncer::new(Way::FileSystem, &root, dir.path()).unwrap();
+        let Inner::FileSystem(fs) = &syncer.way else {
+            unreachable!()
+        };
+        let temps = TempNames::default();
+        let write = || {
+            let p = temps.next_in(dir.path());
+            syncer.submit(write_new(&p, b"x").unwrap(), &p)
+        };
+        let (a, b) = (write(), write());
+        let fail: fn(&File) -> io::Result<()> = |_| Err(io::Error::other("EIO"));
+        let succeed: fn(&File) -> io::Result<()> = |_| Ok(());
+        assert!(fs.sync_by(Some(1), fail).is_err());
+        let c = write();
+        fs.sync_by(Some(3), succeed).unwrap();
+        for early in [&a, &b] {
+            assert_eq!(early.wait().unwrap_err().to_string(), "EIO");
+        }
+        c.wait().unwrap();
+        // A folder sync after the failure reports it too.
+        assert!(syncer.sync_folders(&[dir.path().to_owned()]).is_err());
     }
 
     #[test]
