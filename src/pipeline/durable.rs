@@ -45,6 +45,26 @@ pub fn write_new_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()
 }
 
+/// [`write_new`] of `path`, a file of the folder open as `dir`: created relative to it, so that
+/// the kernel does not walk the whole path again for each of thousands of files.
+pub fn write_new_in(dir: &File, path: &Path, bytes: &[u8]) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let Some(name) = path.file_name() else {
+        return write_new(path, bytes);
+    };
+    // As `OpenOptions::create_new`: O_EXCL (a planted link is never followed), mode 0666
+    // less the umask, close-on-exec.
+    let fd = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o666),
+    )?;
+    let mut f = File::from(fd);
+    f.write_all(bytes)?;
+    Ok(f)
+}
+
 /// Creates `path` (which must not exist) and writes `bytes`, without waiting for the disk:
 /// the open file is returned for a [`super::sync::Syncer`] to make durable (fsyncing the
 /// handle written through, not the path opened again: one `open` and one `close` less per file).
@@ -107,6 +127,23 @@ mod tests {
         let p = dir.path().join("x");
         write_new_synced(&p, b"1").unwrap();
         assert!(write_new_synced(&p, b"2").is_err());
+        let folder = File::open(dir.path()).unwrap();
+        assert!(write_new_in(&folder, &p, b"3").is_err());
+        assert_eq!(std::fs::read(&p).unwrap(), b"1");
+    }
+
+    #[test]
+    fn write_new_in_creates_in_the_folder_and_never_follows_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("documents");
+        std::fs::create_dir(&sub).unwrap();
+        let folder = File::open(&sub).unwrap();
+        write_new_in(&folder, &sub.join("a.xml"), b"cda").unwrap();
+        assert_eq!(std::fs::read(sub.join("a.xml")).unwrap(), b"cda");
+        let outside = dir.path().join("outside");
+        std::os::unix::fs::symlink(&outside, sub.join("b.xml")).unwrap();
+        assert!(write_new_in(&folder, &sub.join("b.xml"), b"x").is_err());
+        assert!(!outside.exists());
     }
 
     #[test]
