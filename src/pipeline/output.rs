@@ -349,7 +349,6 @@ impl OutputDir {
         let (names, known, superseded) = load_report(&mut report, &report_path)?;
         let registry_path = registry::path_in(root);
         let registry = Registry::open(&registry_path)?;
-        let syncer = open_syncer(root, config)?;
         let folders = Folder::ALL
             .iter()
             .map(|f| {
@@ -357,6 +356,7 @@ impl OutputDir {
                 File::open(&dir).map_err(|e| io(&dir, e))
             })
             .collect::<Result<Vec<File>, Error>>()?;
+        let syncer = open_syncer(root, &folders, config)?;
         let dir = OutputDir {
             root: root.to_path_buf(),
             config: config.clone(),
@@ -1205,10 +1205,9 @@ impl Sink for OutputDir {
 /// temporary name and renamed need no check (`create_new` and `rename` do not follow links).
 /// The [`Syncer`] `[output] sync` asks for, on this output folder's file system; the choice is
 /// logged (at debug level: `-v`).
-fn open_syncer(root: &Path, config: &Config) -> Result<Syncer, Error> {
+fn open_syncer(root: &Path, folders: &[File], config: &Config) -> Result<Syncer, Error> {
     let dir = File::open(root).map_err(|e| Error::io(root.display(), e))?;
-    let folders: Vec<PathBuf> = Folder::ALL.iter().map(|f| root.join(f.as_str())).collect();
-    let facts = sync::Facts::of(&dir, &folders).map_err(|e| Error::io(root.display(), e))?;
+    let facts = sync::Facts::of(&dir, folders).map_err(|e| Error::io(root.display(), e))?;
     let (way, why) = sync::choose(config.output.sync, &facts).map_err(Error::Output)?;
     tracing::debug!(
         "{}: files made durable by {} ({why})",

@@ -120,12 +120,12 @@ pub fn choose(setting: SyncSetting, facts: &Facts) -> Result<(Way, String), Stri
 
 impl Facts {
     /// The facts for the output folder `root` and its `folders`.
-    pub fn of(root: &File, folders: &[PathBuf]) -> io::Result<Facts> {
+    pub fn of(root: &File, folders: &[File]) -> io::Result<Facts> {
         use std::os::unix::fs::MetadataExt;
         let device = root.metadata()?.dev();
         let mut one_device = true;
         for folder in folders {
-            one_device &= std::fs::metadata(folder)?.dev() == device;
+            one_device &= folder.metadata()?.dev() == device;
         }
         Ok(Facts {
             kernel: kernel_version(),
@@ -539,7 +539,7 @@ mod tests {
         let sub = dir.path().join("documents");
         std::fs::create_dir(&sub).unwrap();
         let root = File::open(dir.path()).unwrap();
-        let f = Facts::of(&root, &[sub]).unwrap();
+        let f = Facts::of(&root, &[File::open(&sub).unwrap()]).unwrap();
         assert!(f.one_device);
         assert!(f.kernel.is_some_and(|(major, _)| major >= 3));
         assert!(f.fs_type.is_some());
