@@ -6,9 +6,10 @@
 //!  producer thread            workers (N)                      the calling thread
 //!  ─────────────────          ───────────────────────          ───────────────────────────
 //!  read + frame ──bounded──▶  convert + Sink::stage   ──▶      reorder by sequence number,
-//!  + SHA-1      channel of     (temp files written and          Sink::commit a group in order
-//!  (files, archives, batches  fsynced in parallel)             (rename, fsync dirs, report,
-//!   stdin with idle flush)                                     fsync), then ACK / progress
+//!  (+ SHA-1     channel of    (+ SHA-1 when N > 1;             Sink::commit a group in order
+//!  when N = 1;  batches       temp files written and           (rename, sync dirs, report,
+//!  files, archives,           made durable)                    fsync), then ACK / progress
+//!  stdin with idle flush)
 //!        ▲                                                           │
 //!        └──────────────── credits (bounded: messages in flight) ────┘
 //! ```
@@ -48,10 +49,12 @@ pub struct Incoming {
     /// `path#N`, `archive.zip!entry#N`, `-#N` for standard input.
     pub source: String,
     pub frame: crate::hl7::Frame,
-    /// The message's size and hash ([`run::frame_identity`]), computed by the reading thread
-    /// while the bytes are fresh in its cache: the workers keep their time for converting.
+    /// The message's size and hash ([`run::frame_identity`]). With one worker the reading
+    /// thread hashes, while the bytes are fresh in its cache, and the worker keeps its time for
+    /// converting; with several, the reading thread would be the one stage that does not
+    /// scale (the SHA-1 is a fifth of a PDF run), so it leaves the hash to the workers (`None`).
     pub size: u64,
-    pub hash: MessageHash,
+    pub hash: Option<MessageHash>,
 }
 
 /// What the pipeline keeps of a converted message (its bytes are gone once staged).

@@ -78,6 +78,8 @@ pub struct Dispatch<'a> {
     batch: RefCell<Vec<Incoming>>,
     batch_bytes: Cell<usize>,
     next: Cell<u64>,
+    /// The reading thread hashes the messages (one worker), else the workers do.
+    hash_here: bool,
     interrupt: &'a AtomicBool,
     abort: &'a AtomicBool,
 }
@@ -86,12 +88,14 @@ impl<'a> Dispatch<'a> {
     fn new(
         tx: Sender<Vec<Incoming>>,
         credits: Receiver<usize>,
+        hash_here: bool,
         interrupt: &'a AtomicBool,
         abort: &'a AtomicBool,
     ) -> Dispatch<'a> {
         Dispatch {
             tx,
             credits,
+            hash_here,
             available: Cell::new(0),
             batch: RefCell::new(Vec::new()),
             batch_bytes: Cell::new(0),
@@ -111,7 +115,12 @@ impl<'a> Dispatch<'a> {
         }
         let seq = self.next.get();
         self.next.set(seq + 1);
-        let (size, hash) = frame_identity(&frame);
+        let (size, hash) = if self.hash_here {
+            let (size, hash) = frame_identity(&frame);
+            (size, Some(hash))
+        } else {
+            (frame_size(&frame), None)
+        };
         let bytes = self.batch_bytes.get() + frame.bytes.len();
         let len = {
             let mut batch = self.batch.borrow_mut();
@@ -241,7 +250,7 @@ where
         let reader = std::thread::Builder::new()
             .name("dmpfeed-reader".into())
             .spawn_scoped(s, move || {
-                let dispatch = Dispatch::new(job_tx, credit_rx, interrupt, abort);
+                let dispatch = Dispatch::new(job_tx, credit_rx, jobs == 1, interrupt, abort);
                 // The last batch goes when `dispatch` is dropped, even if `produce` panicked.
                 produce(&dispatch)
             });
@@ -312,13 +321,22 @@ where
 
 /// A message's size and the hash that makes it "the same message" ([`super::name`]).
 pub fn frame_identity(frame: &Frame) -> (u64, MessageHash) {
+    let size = frame_size(frame);
     match frame.defect {
         // Only a prefix is kept: the size tells apart two large messages that start alike.
-        Some(FrameDefect::TooLarge { size }) => (
+        Some(FrameDefect::TooLarge { .. }) => (
             size,
             message_hash(&[&frame.bytes[..], &size.to_le_bytes()].concat()),
         ),
-        _ => (frame.bytes.len() as u64, message_hash(&frame.bytes)),
+        _ => (size, message_hash(&frame.bytes)),
+    }
+}
+
+/// A message's size: the whole size of one too large to keep.
+fn frame_size(frame: &Frame) -> u64 {
+    match frame.defect {
+        Some(FrameDefect::TooLarge { size }) => size,
+        _ => frame.bytes.len() as u64,
     }
 }
 
@@ -352,6 +370,7 @@ fn work<S: Sink>(
     if abort.load(Ordering::SeqCst) {
         return Err((seq, Error::Internal("stopped".into())));
     }
+    let hash = hash.unwrap_or_else(|| frame_identity(&frame).1);
     // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
     // the message or hang the committer waiting for it.
     let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -496,6 +515,8 @@ mod tests {
     #[derive(Default)]
     struct Memory {
         committed: Mutex<Vec<(u64, String, Outcome)>>,
+        /// Each committed message's size and hash, in order.
+        identities: Mutex<Vec<(u64, MessageHash)>>,
         groups: Mutex<Vec<usize>>,
         fail_at: Option<u64>,
     }
@@ -515,7 +536,9 @@ mod tests {
         fn commit(&self, group: &mut [Done<()>]) -> Result<(), Error> {
             self.groups.lock().unwrap().push(group.len());
             let mut c = self.committed.lock().unwrap();
+            let mut ids = self.identities.lock().unwrap();
             for d in group.iter() {
+                ids.push((d.record.size, d.record.hash));
                 c.push((
                     d.record.seq,
                     d.record.source.clone(),
@@ -580,6 +603,51 @@ mod tests {
             let seqs: Vec<u64> = committed.iter().map(|c| c.0).collect();
             assert_eq!(seqs, (0..200).collect::<Vec<_>>(), "{workers:?}");
             assert_eq!(committed[4].1, "t#5");
+        }
+    }
+
+    /// One worker: the reading thread hashes; several: the workers do. The identity of every
+    /// message is the same either way, a too-large message's included (its whole size).
+    #[test]
+    fn messages_have_the_same_identity_whoever_hashes_them() {
+        let frames: Vec<Frame> = (1..=40)
+            .map(|i| {
+                let mut f = frame(i);
+                if i % 7 == 0 {
+                    f.defect = Some(FrameDefect::TooLarge {
+                        size: 1_000_000 + i as u64,
+                    });
+                }
+                f
+            })
+            .collect();
+        let expected: Vec<(u64, MessageHash)> = frames.iter().map(frame_identity).collect();
+        assert_eq!(expected[6].0, 1_000_007);
+        for (jobs, workers) in [
+            (1, Workers::Threads),
+            (1, Workers::Rayon),
+            (3, Workers::Threads),
+            (3, Workers::Rayon),
+        ] {
+            let sink = Memory::default();
+            let end = run(
+                &Config::default(),
+                Settings { jobs, workers },
+                &sink,
+                &AtomicBool::new(false),
+                |d| {
+                    for (i, f) in frames.iter().enumerate() {
+                        let _ = d.send(format!("t#{i}"), f.clone());
+                    }
+                },
+                |_| Ok(()),
+            );
+            assert!(end.error.is_none(), "{:?}", end.error);
+            assert_eq!(
+                *sink.identities.lock().unwrap(),
+                expected,
+                "{jobs} {workers:?}"
+            );
         }
     }
 
@@ -727,7 +795,7 @@ mod tests {
         let (credit_tx, credit_rx) = bounded::<usize>(4);
         credit_tx.send(credits).unwrap();
         (
-            Dispatch::new(tx, credit_rx, interrupt, abort),
+            Dispatch::new(tx, credit_rx, true, interrupt, abort),
             rx,
             credit_tx,
         )
