@@ -216,7 +216,8 @@ impl Syncer {
         })
     }
 
-    pub fn way(&self) -> Way {
+    #[cfg(test)]
+    fn way(&self) -> Way {
         match self.way {
             Inner::File(_) => Way::File,
             Inner::FileSystem(_) => Way::FileSystem,
@@ -254,7 +255,8 @@ impl Syncer {
     }
 
     /// `syncfs` calls made so far (0 for `File`).
-    pub fn syncfs_calls(&self) -> u64 {
+    #[cfg(test)]
+    fn syncfs_calls(&self) -> u64 {
         match &self.way {
             Inner::File(_) => 0,
             Inner::FileSystem(fs) => fs.calls.load(Ordering::Relaxed),
