@@ -1,16 +1,15 @@
 //! The stages connected: one producer → N workers → one ordered committer.
 //!
 //! * The producer (a thread running the caller's closure) frames messages and hands them to
-//!   [`Dispatch::send`], which first takes a *credit*. Credits are returned by the committer once
-//!   a message is committed, so at most `WINDOW` (256) messages are between framing and commit, and
-//!   the queue to the workers holds `2 × jobs + 2` batches: memory is a constant plus the
-//!   messages in flight (at most `3 × jobs + 2` batches with their bytes, the others converted
-//!   and staged, without them), however fast the input comes (backpressure reaches the reader,
-//!   then the pipe or the disk).
+//!   [`Dispatch::send`], which first waits for room in the *window*: at most `WINDOW` (1,024)
+//!   messages and `WINDOW_BYTES` (32 MiB) of messages between framing and commit (the committer
+//!   tells the producer how many it committed), and the queue to the workers holds
+//!   `2 × jobs + 2` batches: memory is a constant plus the messages in flight, however fast the
+//!   input comes (backpressure reaches the reader, then the pipe or the disk).
 //! * Messages travel in batches (up to [`BATCH_MESSAGES`] messages or [`BATCH_BYTES`] bytes, or
 //!   one larger message): a hand-off between threads (a channel operation, often a futex
 //!   wake-up and a context switch on each side) then serves several messages. The producer
-//!   sends a batch when it is full, when it must wait for credits, and when it calls
+//!   sends a batch when it is full, when it must wait for room, and when it calls
 //!   [`Dispatch::flush`]: the stream reader does before each wait for input, so that a message
 //!   never waits for the next one (a batch is then what one read brought).
 //! * Workers convert ([`Sink::convert`]: pure, with the registry as memory for the output
@@ -18,8 +17,8 @@
 //!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
 //!   (`par_bridge`, `--jobs` threads) in bulk mode ([`Workers::Rayon`]).
 //! * The committer (the calling thread) puts results back in sequence order and calls
-//!   [`Sink::commit`] on each group of consecutive messages that are ready (group commit: one
-//!   fsync per directory and one for the report per group), then `after` for each message in
+//!   [`Sink::commit`] on each group of consecutive messages that are ready (group commit: the
+//!   same few disk flushes for a group of any size), then `after` for each message in
 //!   order (ACK, progress). Ordering is by construction: nothing is committed before every
 //!   earlier message is.
 //!
@@ -36,7 +35,7 @@ use crate::hl7::{Frame, FrameDefect};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -61,10 +60,19 @@ pub struct Settings {
 /// text-only messages to a disk from 1.04 to 0.86 s (docs/performance.md). A steady stream
 /// still makes small groups: the committer takes what is ready and never waits to fill one.
 const MAX_GROUP: usize = 512;
-/// Most messages between framing and commit. Once converted, a message waiting for its turn
-/// is small (its bytes are gone, its files are staged on disk), so the window can be wide
-/// enough for large group commits; the raw bytes in memory are bounded by the job queue.
+/// Most messages between framing and commit: wide enough for large group commits.
 const WINDOW: usize = 2 * MAX_GROUP;
+/// Most bytes of messages between framing and commit (a larger message goes alone). Waiting
+/// for its turn, a message that asked the registry keeps its bytes (`output.rs`), so without
+/// this bound 1,024 PDF messages of 150 KB would be 150 MB in memory.
+const WINDOW_BYTES: usize = 32 << 20;
+
+/// How much the producer may send ahead of the committer.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    messages: usize,
+    bytes: usize,
+}
 
 /// Most messages in a batch.
 pub const BATCH_MESSAGES: usize = 16;
@@ -74,10 +82,13 @@ pub const BATCH_BYTES: usize = 1 << 20;
 /// The producer's handle: sends frames to the workers, in order, with backpressure.
 pub struct Dispatch<'a> {
     tx: Sender<Vec<Incoming>>,
-    /// Credits returned by the committer, a count per group committed.
-    credits: Receiver<usize>,
-    /// Credits received and not yet used.
-    available: Cell<usize>,
+    /// The committer's count of messages committed, one per group.
+    committed: Receiver<usize>,
+    window: Window,
+    /// The size of each message sent and not yet committed, oldest first (commits follow the
+    /// input order), and their sum.
+    in_flight: RefCell<VecDeque<usize>>,
+    in_flight_bytes: Cell<usize>,
     /// Messages taken in and not yet handed to the workers.
     batch: RefCell<Vec<Incoming>>,
     batch_bytes: Cell<usize>,
@@ -91,16 +102,19 @@ pub struct Dispatch<'a> {
 impl<'a> Dispatch<'a> {
     fn new(
         tx: Sender<Vec<Incoming>>,
-        credits: Receiver<usize>,
+        committed: Receiver<usize>,
+        window: Window,
         hash_here: bool,
         interrupt: &'a AtomicBool,
         abort: &'a AtomicBool,
     ) -> Dispatch<'a> {
         Dispatch {
             tx,
-            credits,
+            committed,
+            window,
+            in_flight: RefCell::new(VecDeque::new()),
+            in_flight_bytes: Cell::new(0),
             hash_here,
-            available: Cell::new(0),
             batch: RefCell::new(Vec::new()),
             batch_bytes: Cell::new(0),
             next: Cell::new(0),
@@ -110,11 +124,11 @@ impl<'a> Dispatch<'a> {
     }
 
     /// Hands one frame to the workers, with the next ones (see [`Dispatch::flush`]), waiting
-    /// while too many messages are in flight. `Break` when the run is stopping (signal,
+    /// while too many messages or bytes are in flight. `Break` when the run is stopping (signal,
     /// failure downstream): read no further. A frame taken (`Continue`) is committed, even if
     /// the run is interrupted afterwards.
     pub fn send(&self, source: String, frame: Frame) -> ControlFlow<()> {
-        if self.stopping() || self.take_credit().is_break() {
+        if self.stopping() || self.make_room(frame.bytes.len()).is_break() {
             return ControlFlow::Break(());
         }
         let seq = self.next.get();
@@ -156,22 +170,41 @@ impl<'a> Dispatch<'a> {
         }
     }
 
-    /// One credit, waiting for the committer to return some if none is left.
-    fn take_credit(&self) -> ControlFlow<()> {
-        if self.available.get() == 0 {
-            // The messages waiting in the batch go first: the commits that return credits may
-            // be waiting for them.
+    /// Counts a message of `len` bytes in flight, waiting for the committer while the window
+    /// has no room for it.
+    fn make_room(&self, len: usize) -> ControlFlow<()> {
+        while let Ok(n) = self.committed.try_recv() {
+            self.forget(n);
+        }
+        while !self.has_room(len) {
+            // The messages waiting in the batch go first: the commits that make room may be
+            // waiting for them.
             self.flush()?;
-            match self.credits.recv() {
-                Ok(n) => self.available.set(n),
+            match self.committed.recv() {
+                Ok(n) => self.forget(n),
                 Err(_) => return ControlFlow::Break(()),
             }
-            while let Ok(n) = self.credits.try_recv() {
-                self.available.set(self.available.get() + n);
-            }
         }
-        self.available.set(self.available.get().saturating_sub(1));
+        self.in_flight.borrow_mut().push_back(len);
+        self.in_flight_bytes.set(self.in_flight_bytes.get() + len);
         ControlFlow::Continue(())
+    }
+
+    /// Room for one more message of `len` bytes; a message larger than the window goes when
+    /// nothing else is in flight.
+    fn has_room(&self, len: usize) -> bool {
+        let in_flight = self.in_flight.borrow();
+        in_flight.is_empty()
+            || (in_flight.len() < self.window.messages
+                && self.in_flight_bytes.get() + len <= self.window.bytes)
+    }
+
+    /// The `n` oldest messages in flight were committed.
+    fn forget(&self, n: usize) {
+        let mut in_flight = self.in_flight.borrow_mut();
+        let n = n.min(in_flight.len());
+        let bytes: usize = in_flight.drain(..n).sum();
+        self.in_flight_bytes.set(self.in_flight_bytes.get() - bytes);
     }
 
     /// True once SIGINT/SIGTERM arrived or the run failed downstream.
@@ -243,9 +276,8 @@ where
     };
     let (job_tx, job_rx) = bounded::<Vec<Incoming>>(queued);
     let (done_tx, done_rx) = bounded::<Vec<Result_<S::Staged>>>(WINDOW);
-    let (credit_tx, credit_rx) = bounded::<usize>(WINDOW);
-    // Cannot fail: the channel has room and its receiver is alive.
-    let _ = credit_tx.send(WINDOW);
+    // One count per group committed: never more than the messages in flight.
+    let (committed_tx, committed_rx) = bounded::<usize>(WINDOW);
     let abort = AtomicBool::new(false);
 
     std::thread::scope(|s| {
@@ -254,7 +286,12 @@ where
         let reader = std::thread::Builder::new()
             .name("dmpfeed-reader".into())
             .spawn_scoped(s, move || {
-                let dispatch = Dispatch::new(job_tx, credit_rx, jobs == 1, interrupt, abort);
+                let window = Window {
+                    messages: WINDOW,
+                    bytes: WINDOW_BYTES,
+                };
+                let dispatch =
+                    Dispatch::new(job_tx, committed_rx, window, jobs == 1, interrupt, abort);
                 // The last batch goes when `dispatch` is dropped, even if `produce` panicked.
                 produce(&dispatch)
             });
@@ -302,7 +339,7 @@ where
         }
         drop(job_rx);
         drop(done_tx);
-        let (tally, error) = commit_in_order(sink, done_rx, credit_tx, &mut after);
+        let (tally, error) = commit_in_order(sink, done_rx, committed_tx, &mut after);
         if error.is_some() {
             abort.store(true, Ordering::SeqCst);
         }
@@ -444,7 +481,7 @@ fn insert<S>(r: Result_<S>, pending: &mut BTreeMap<u64, Result<Done<S>, Error>>)
 fn commit_in_order<S: Sink, A>(
     sink: &S,
     results: Receiver<Vec<Result_<S::Staged>>>,
-    credits: Sender<usize>,
+    committed: Sender<usize>,
     after: &mut A,
 ) -> (Tally, Option<Error>)
 where
@@ -490,8 +527,8 @@ where
                     return (tally, Some(e));
                 }
             }
-            // The producer may be gone (end of input): then nobody needs the credits.
-            let _ = credits.send(group.len());
+            // The producer may be gone (end of input): then nobody needs the count.
+            let _ = committed.send(group.len());
         }
         if let Some(e) = failure {
             return (tally, Some(e));
@@ -791,24 +828,30 @@ mod tests {
 
     /// A producer's handle over channels the test holds.
     fn dispatch<'a>(
-        credits: usize,
+        window: Window,
         interrupt: &'a AtomicBool,
         abort: &'a AtomicBool,
     ) -> (Dispatch<'a>, Receiver<Vec<Incoming>>, Sender<usize>) {
         let (tx, rx) = bounded::<Vec<Incoming>>(64);
-        let (credit_tx, credit_rx) = bounded::<usize>(4);
-        credit_tx.send(credits).unwrap();
+        let (committed_tx, committed_rx) = bounded::<usize>(4);
         (
-            Dispatch::new(tx, credit_rx, true, interrupt, abort),
+            Dispatch::new(tx, committed_rx, window, true, interrupt, abort),
             rx,
-            credit_tx,
+            committed_tx,
         )
+    }
+
+    fn window(messages: usize) -> Window {
+        Window {
+            messages,
+            bytes: WINDOW_BYTES,
+        }
     }
 
     #[test]
     fn messages_travel_in_batches_sent_when_full_or_flushed() {
         let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
-        let (dispatch, rx, _credits) = dispatch(WINDOW, &interrupt, &abort);
+        let (dispatch, rx, _credits) = dispatch(window(WINDOW), &interrupt, &abort);
         for i in 1..=BATCH_MESSAGES + 3 {
             assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
         }
@@ -840,18 +883,54 @@ mod tests {
     }
 
     #[test]
-    fn messages_waiting_in_a_batch_are_sent_before_waiting_for_credits() {
+    fn messages_waiting_in_a_batch_are_sent_before_waiting_for_room() {
         let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
-        let (dispatch, rx, credit_tx) = dispatch(3, &interrupt, &abort);
+        let (dispatch, rx, committed_tx) = dispatch(window(3), &interrupt, &abort);
         for i in 1..=3 {
             assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
         }
         assert!(rx.is_empty(), "three messages wait for a batch");
-        // No credit left: the fourth message flushes the three, then waits for a credit (here
+        // No room left: the fourth message flushes the three, then waits for a commit (here
         // the committer is gone, so the producer is told to stop).
-        drop(credit_tx);
+        drop(committed_tx);
         assert!(dispatch.send("t#4".into(), frame(4)).is_break());
         assert_eq!(rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(), [3]);
+    }
+
+    /// The window counts bytes too: large messages wait for earlier ones to be committed,
+    /// oldest first; one larger than the window goes alone.
+    #[test]
+    fn the_bytes_in_flight_are_bounded() {
+        let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
+        let window = Window {
+            messages: WINDOW,
+            bytes: 300,
+        };
+        let sized = |n: usize| Frame {
+            bytes: vec![b'x'; n],
+            ..frame(0)
+        };
+        {
+            let (producer, rx, committed_tx) = dispatch(window, &interrupt, &abort);
+            for n in [100, 150] {
+                assert!(producer.send(format!("{n}#1"), sized(n)).is_continue());
+            }
+            // 100 + 150 + 100 > 300: the third goes once the first is committed.
+            committed_tx.send(1).unwrap();
+            assert!(producer.send("100#2".into(), sized(100)).is_continue());
+            assert_eq!(producer.in_flight_bytes.get(), 250);
+            // 150 + 100 + 60 > 300, and no commit comes (the committer is gone): the
+            // producer is told to stop, after sending what it had.
+            drop(committed_tx);
+            assert!(producer.send("60#1".into(), sized(60)).is_break());
+            assert_eq!(rx.try_iter().map(|b| b.len()).sum::<usize>(), 3);
+        }
+        // A message larger than the window goes when nothing else is in flight, and the next
+        // waits for it.
+        let (producer, _rx, committed_tx) = dispatch(window, &interrupt, &abort);
+        assert!(producer.send("big#1".into(), sized(1000)).is_continue());
+        drop(committed_tx);
+        assert!(producer.send("small#1".into(), sized(10)).is_break());
     }
 
     /// A backlog (every result ready when the committer looks) goes in groups of MAX_GROUP,
@@ -880,8 +959,8 @@ mod tests {
             }
         }
         drop(results_tx);
-        let (credits, _returned) = crossbeam_channel::unbounded();
-        let (tally, error) = commit_in_order(&sink, results_rx, credits, &mut |_| Ok(()));
+        let (committed, _counts) = crossbeam_channel::unbounded();
+        let (tally, error) = commit_in_order(&sink, results_rx, committed, &mut |_| Ok(()));
         assert!(error.is_none(), "{error:?}");
         assert_eq!(tally.messages, 1200);
         assert_eq!(*sink.groups.lock().unwrap(), [512, 512, 176]);
