@@ -11,7 +11,7 @@
 //!  files, archives,           made durable)                    fsync), then ACK / progress
 //!  stdin with idle flush)
 //!        ▲                                                           │
-//!        └──────────────── credits (bounded: messages in flight) ────┘
+//!        └──── counts committed (window: 1,024 messages, 32 MiB) ────┘
 //! ```
 //!
 //! * [`source`] and [`archive`] read files, directories (walked, hidden entries and
