@@ -19,7 +19,8 @@
 # messages, 1.34 GB gzipped) and reports the bulk peak RSS converting it (minutes, ~6 GB of disk).
 #
 # Environment: RUNS (best of, default 3), TEXT_MESSAGES (text-only corpus, default 10000),
-# STREAM_RATE (default 100), BENCH_OUT (output root on the disk measured, default bench-out/).
+# STREAM_RATE (default 100), BENCH_OUT (output root on the disk measured, default bench-out/),
+# BENCH_SETTLE (default 300: seconds to wait after the previous run removed its outputs, see below).
 # Timings are wall-clock on a shared machine: read the ratios, run again when in doubt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,17 @@ TEXT=bench-corpus/text-$TEXT_N
 [ -f "$TEXT/corpus.json" ] || $EX/gen_corpus --out "$TEXT" --messages "$TEXT_N" --mix text --form both >/dev/null
 
 mkdir -p "$OUT" "$SHM"
+# On ext4 without a journal, for a few minutes after many files were removed, creating files is
+# up to 5x slower (the inode allocator skips recently deleted inodes: docs/performance.md, "What
+# bounds the rest"). Each run removes its outputs at the end and notes when; the next one waits.
+SETTLE=${BENCH_SETTLE:-300}
+if [ -f "$OUT/.removed-at" ]; then
+  since=$(( $(date +%s) - $(cat "$OUT/.removed-at") ))
+  if [ "$since" -lt "$SETTLE" ]; then
+    echo "waiting $((SETTLE - since)) s: the previous run removed its outputs ${since} s ago (BENCH_SETTLE)" >&2
+    sleep $((SETTLE - since))
+  fi
+fi
 RUN_DIR=$(mktemp -d "$OUT/run-XXXXXX")
 trap 'rm -rf "$SHM"' EXIT
 ROWS=$(mktemp)
@@ -214,3 +226,4 @@ if [ -n "${ARCHIVE_MESSAGES:-}" ]; then
   done
 fi
 rm -rf "$RUN_DIR"
+date +%s >"$OUT/.removed-at"
