@@ -6,6 +6,7 @@
 //! cargo run --release --example floor -- INPUT...    # files or folders (walked)
 //! cargo run --release --example floor -- --fsync DIR COUNT SIZE
 //! cargo run --release --example floor -- --syncfs DIR COUNT SIZE
+//! cargo run --release --example floor -- --passthrough DIR INPUT...
 //! ```
 //!
 //! Prints one line of JSON: files, messages (files of a folder; MLLP blocks of a file that
@@ -15,6 +16,11 @@
 //! in DIR and each fsynced, by 16 threads (as dmpfeed's output folder does with
 //! `output.sync = "file"`), without dmpfeed. `--syncfs` is the same files written by one thread,
 //! then made durable by one `syncfs(2)` (the floor of `output.sync = "filesystem"`).
+//!
+//! `--passthrough` is the least a conversion of PDF messages does with one job, whatever the
+//! conversion: one thread reads each file and computes its SHA-1 (the message's identity), the
+//! other writes the same bytes to a new file in DIR (not synced: on tmpfs, as dmpfeed's tmpfs
+//! rows). No parsing, no CDA, no registry, no report.
 
 use std::io::Read;
 use std::time::Instant;
@@ -31,6 +37,12 @@ fn main() -> std::io::Result<()> {
             flag == "--syncfs",
         );
     }
+    if let [flag, dir, rest @ ..] = inputs.as_slice()
+        && flag == "--passthrough"
+        && !rest.is_empty()
+    {
+        return passthrough(std::path::Path::new(dir), rest);
+    }
     if inputs.is_empty() {
         eprintln!("usage: floor INPUT...");
         std::process::exit(2);
@@ -39,16 +51,7 @@ fn main() -> std::io::Result<()> {
     let (mut files, mut messages, mut bytes, mut found) = (0u64, 0u64, 0u64, 0usize);
     let mut buf = Vec::new();
     for input in &inputs {
-        let mut paths: Vec<_> = walkdir::WalkDir::new(input)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .map(walkdir::DirEntry::into_path)
-            .filter(|p| p.extension().is_some_and(|e| e == "hl7" || e == "mllp"))
-            .collect();
-        paths.sort();
-        for path in paths {
+        for path in messages_in(input) {
             buf.clear();
             std::fs::File::open(&path)?.read_to_end(&mut buf)?;
             files += 1;
@@ -69,6 +72,65 @@ fn main() -> std::io::Result<()> {
         "{{\"files\": {files}, \"messages\": {messages}, \"bytes\": {bytes}, \"seconds\": {seconds:.4}, \
          \"messages_per_second\": {:.1}, \"mb_per_second\": {:.1}, \"found\": {found}}}",
         messages as f64 / seconds,
+        bytes as f64 / seconds / 1e6
+    );
+    Ok(())
+}
+
+/// The `.hl7` and `.mllp` files of a file or folder, in name order.
+fn messages_in(input: &str) -> Vec<std::path::PathBuf> {
+    let mut paths: Vec<_> = walkdir::WalkDir::new(input)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .filter(|p| p.extension().is_some_and(|e| e == "hl7" || e == "mllp"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Each file read and hashed by this thread, written again under `dir` by another.
+fn passthrough(dir: &std::path::Path, inputs: &[String]) -> std::io::Result<()> {
+    use sha1::{Digest, Sha1};
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let paths: Vec<_> = inputs.iter().flat_map(|i| messages_in(i)).collect();
+    let start = Instant::now();
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(16);
+    let (bytes, digest) = std::thread::scope(|s| {
+        let writer = s.spawn(move || -> std::io::Result<()> {
+            for (i, message) in rx.into_iter().enumerate() {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(dir.join(format!("m{i}")))?
+                    .write_all(&message)?;
+            }
+            Ok(())
+        });
+        let (mut bytes, mut digest) = (0u64, 0u8);
+        for path in &paths {
+            let mut message = Vec::new();
+            std::fs::File::open(path)?.read_to_end(&mut message)?;
+            bytes += message.len() as u64;
+            // Kept, so that the hash is not optimised away.
+            digest ^= Sha1::digest(&message)[0];
+            if tx.send(message).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        writer.join().expect("no panic")?;
+        Ok::<_, std::io::Error>((bytes, digest))
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let files = paths.len();
+    println!(
+        "{{\"files\": {files}, \"bytes\": {bytes}, \"seconds\": {seconds:.4}, \"messages_per_second\": {:.1}, \
+         \"mb_per_second\": {:.1}, \"digest\": {digest}}}",
+        files as f64 / seconds,
         bytes as f64 / seconds / 1e6
     );
     Ok(())

@@ -15,6 +15,8 @@
 #   * the PDF-only and text-only sub-corpora (targets: PDF >= 1 GB/s, text >= 10,000 docs/s);
 #   * the disk's own durable write speed for the same bytes (dd conv=fsync): the bound of any
 #     durable output.
+#   * the PDF pass-through floor: the PDF messages read and hashed (SHA-1) on one thread and
+#     written again to tmpfs by another, nothing else: the least one job does for them.
 # With ARCHIVE_MESSAGES=28000 it also builds a .tar.gz of that many mixed messages (1.96 GB of
 # messages, 1.34 GB gzipped) and reports the bulk peak RSS converting it (minutes, ~6 GB of disk).
 #
@@ -122,6 +124,18 @@ F_MIXED=$(floor "$MIXED/pdf" "$MIXED/text")
 F_PDF=$(floor "$MIXED/pdf")
 F_TEXT=$(floor "$TEXT/text")
 F_MLLP=$(floor "$MIXED/stream.mllp")
+# The least a PDF conversion with one job does, whatever the conversion: one thread reads and
+# hashes (SHA-1) each file, another writes the same bytes to a new file on tmpfs.
+passthrough_floor() { # INPUT → prints the MB/s, best of RUNS
+  local best=0 line k
+  for k in $(seq "$RUNS"); do
+    line=$($EX/floor --passthrough "$SHM/passthrough-$k" "$1")
+    rm -rf "$SHM/passthrough-$k"
+    best=$(python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(max(float(sys.argv[2]), d['mb_per_second']))" "$line" "$best")
+  done
+  echo "$best"
+}
+PT_PDF=$(passthrough_floor "$MIXED/pdf")
 
 row "| figure | messages/s | MB/s | ratio to floor | seconds | CPU s | peak RSS MB |"
 row "|---|---:|---:|---:|---:|---:|---:|"
@@ -132,6 +146,7 @@ for f in "floor, mixed ($MSGS messages, directory form):$F_MIXED:$MSGS:$BYTES" \
   IFS=: read -r label mbps msgs bytes <<<"$f"
   python3 -c "import sys; l,m,n,b=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| {l} | {n/w:,.0f} | {m:,.1f} | 1.000 | {w:.3f} | | |')" "$label" "$mbps" "$msgs" "$bytes" >>"$ROWS"
 done
+python3 -c "import sys; m,f,n,b=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| floor, PDF-only pass-through: read + SHA-1 on one thread, the same bytes written to tmpfs by another | {n/w:,.0f} | {m:,.1f} | {m/f:.3f} | {w:.3f} | | |')" "$PT_PDF" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" >>"$ROWS"
 
 # The disk's durable write speed for the same bytes: the bound of any durable output.
 DD_BEST=""
@@ -167,7 +182,7 @@ JN=$(best_of "convert mixed, --jobs $CORES, disk" "$F_MIXED" "$MSGS" "$BYTES" --
 T1=$(best_of "convert mixed, --jobs 1, tmpfs" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs 1)
 TN=$(best_of "convert mixed, --jobs $CORES, tmpfs" "$F_MIXED" "$MSGS" "$BYTES" -- $BIN convert "$MIXED/pdf" "$MIXED/text" --out @OUT@ --quiet --jobs "$CORES")
 P1=$(best_of "convert PDF-only, --jobs 1, disk" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1)
-best_of "convert PDF-only, --jobs 1, tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1 >/dev/null
+PT1=$(best_of "convert PDF-only, --jobs 1, tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs 1)
 X1=$(best_of "convert text-only, --jobs 1, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1)
 best_of "convert text-only, --jobs 1, tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1 >/dev/null
 XN=$(best_of "convert text-only, --jobs $CORES, disk" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs "$CORES")
@@ -191,11 +206,11 @@ echo "corpus: $MSGS mixed messages ($((BYTES / 1000000)) MB: $PDF_MSGS PDF, $((M
 echo
 cat "$ROWS"
 echo
-python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" <<'EOF'
+python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" "$PT1" "$PT_PDF" "$PDF_BYTES" <<'EOF'
 import json, sys
 j1, jn, t1, tn, cores = map(float, sys.argv[1:6])
 lat = json.loads(sys.argv[6])
-x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn, sf_text, sf_pdf = map(float, sys.argv[8:22])
+x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn, sf_text, sf_pdf, pt1, pt_pdf, pdf_bytes = map(float, sys.argv[8:25])
 print(f"{int(cores)} jobs / 1 job (mixed), unpinned: disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
 print(f"{int(cores)} jobs on {int(cores)} cores / 1 job on 1 core (tmpfs): mixed {c1 / tn:.2f}x, "
       f"PDF-only {cp1 / cpn:.2f}x, text-only {cx1 / cxn:.2f}x")
@@ -204,6 +219,8 @@ print(f"text-only on disk: {txt_n / x1:,.0f} documents/s with 1 job, {txt_n / xn
       f"({txt_n / x1 / max(fs_text, sf_text):.0%} of the faster reached with 1 job)")
 print(f"PDF-only on disk, 1 job: {pdf_n / p1:,.0f} documents/s; floor for files of that size: "
       f"{fs_pdf:,.0f} files/s by fsync, {sf_pdf:,.0f} by syncfs ({pdf_n / p1 / max(fs_pdf, sf_pdf):.0%} of the faster reached)")
+print(f"PDF-only on tmpfs, 1 job: {pdf_bytes / pt1 / 1e6:,.0f} MB/s, {pdf_bytes / pt1 / 1e6 / pt_pdf:.0%} of the pass-through floor "
+      f"({pt_pdf:,.0f} MB/s: reading and hashing on one thread, writing on another, nothing else)")
 print(f"stream latency at {sys.argv[7]} messages/s ({lat['messages']} messages, {lat['aa']} AA): "
       f"p50 {lat['p50_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms; "
       f"peak RSS {lat['peak_rss_kb'] / 1024:.1f} MB")
