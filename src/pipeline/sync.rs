@@ -547,15 +547,20 @@ mod tests {
         assert!(f.fs_type.is_some());
     }
 
+    /// A temporary folder, its temporary names, and a syncer of `way` over it.
+    fn syncer_in(way: Way) -> (tempfile::TempDir, TempNames, Syncer) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = File::open(dir.path()).unwrap();
+        let syncer = Syncer::new(way, &root, dir.path()).unwrap();
+        (dir, TempNames::default(), syncer)
+    }
+
     /// The `FileSystem` way: one `syncfs` covers every file written before it began, so a
     /// group's waits make one call, and a later file makes another.
     #[cfg(target_os = "linux")]
     #[test]
     fn filesystem_way_makes_one_syncfs_per_group_not_per_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let temps = TempNames::default();
-        let root = File::open(dir.path()).unwrap();
-        let syncer = Syncer::new(Way::FileSystem, &root, dir.path()).unwrap();
+        let (dir, temps, syncer) = syncer_in(Way::FileSystem);
         assert_eq!(syncer.way(), Way::FileSystem);
         let write = |i: usize| {
             let p = temps.next_in(dir.path());
@@ -584,13 +589,10 @@ mod tests {
     /// written after it is durable once a later call succeeds.
     #[test]
     fn a_failed_syncfs_fails_every_file_written_before_it_returned() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = File::open(dir.path()).unwrap();
-        let syncer = Syncer::new(Way::FileSystem, &root, dir.path()).unwrap();
+        let (dir, temps, syncer) = syncer_in(Way::FileSystem);
         let Inner::FileSystem(fs) = &syncer.way else {
             unreachable!()
         };
-        let temps = TempNames::default();
         let write = || {
             let p = temps.next_in(dir.path());
             syncer.submit(write_new(&p, b"x").unwrap(), &p)
@@ -611,10 +613,7 @@ mod tests {
 
     #[test]
     fn file_way_syncs_files_in_the_background() {
-        let dir = tempfile::tempdir().unwrap();
-        let temps = TempNames::default();
-        let root = File::open(dir.path()).unwrap();
-        let syncer = Syncer::new(Way::File, &root, dir.path()).unwrap();
+        let (dir, temps, syncer) = syncer_in(Way::File);
         let paths: Vec<PathBuf> = (0..40).map(|_| temps.next_in(dir.path())).collect();
         let pending: Vec<Pending> = paths
             .iter()
