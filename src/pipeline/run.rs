@@ -63,8 +63,9 @@ const MAX_GROUP: usize = 512;
 /// Most messages between framing and commit: wide enough for large group commits.
 const WINDOW: usize = 2 * MAX_GROUP;
 /// Most bytes of messages between framing and commit (a larger message goes alone). Waiting
-/// for its turn, a message that asked the registry keeps its bytes (`output.rs`), so without
-/// this bound 1,024 PDF messages of 150 KB would be 150 MB in memory.
+/// for its turn, a message that asked the registry keeps its bytes (`output.rs`): without this
+/// bound, 1,024 PDF messages of 150 KB would fill the 64 MiB keep budget and spill the rest to
+/// temporary files.
 const WINDOW_BYTES: usize = 32 << 20;
 
 /// How much the producer may send ahead of the committer.
@@ -851,7 +852,7 @@ mod tests {
     #[test]
     fn messages_travel_in_batches_sent_when_full_or_flushed() {
         let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
-        let (dispatch, rx, _credits) = dispatch(window(WINDOW), &interrupt, &abort);
+        let (dispatch, rx, _committed) = dispatch(window(WINDOW), &interrupt, &abort);
         for i in 1..=BATCH_MESSAGES + 3 {
             assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
         }
