@@ -18,9 +18,10 @@
 //! then made durable by one `syncfs(2)` (the floor of `output.sync = "filesystem"`).
 //!
 //! `--passthrough` is the least a conversion of PDF messages does with one job, whatever the
-//! conversion: one thread reads each file and computes its SHA-1 (the message's identity), the
-//! other writes the same bytes to a new file in DIR (not synced: on tmpfs, as dmpfeed's tmpfs
-//! rows). No parsing, no CDA, no registry, no report.
+//! conversion: one thread reads each file and computes its hash (BLAKE3, the identity a new
+//! output folder gives a message: `dmpfeed::message_hash`), the other writes the same bytes to a
+//! new file in DIR (not synced: on tmpfs, as dmpfeed's tmpfs rows). No parsing, no CDA, no
+//! registry, no report.
 
 use std::io::Read;
 use std::time::Instant;
@@ -93,7 +94,7 @@ fn messages_in(input: &str) -> Vec<std::path::PathBuf> {
 
 /// Each file read and hashed by this thread, written again under `dir` by another.
 fn passthrough(dir: &std::path::Path, inputs: &[String]) -> std::io::Result<()> {
-    use sha1::{Digest, Sha1};
+    use dmpfeed::message_hash::Algorithm;
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let paths: Vec<_> = inputs.iter().flat_map(|i| messages_in(i)).collect();
@@ -116,7 +117,7 @@ fn passthrough(dir: &std::path::Path, inputs: &[String]) -> std::io::Result<()> 
             std::fs::File::open(path)?.read_to_end(&mut message)?;
             bytes += message.len() as u64;
             // Kept, so that the hash is not optimised away.
-            digest ^= Sha1::digest(&message)[0];
+            digest ^= Algorithm::NEW_FOLDERS.hash(&message).as_bytes()[0];
             if tx.send(message).is_err() {
                 break;
             }

@@ -15,7 +15,7 @@
 #   * the PDF-only and text-only sub-corpora (targets: PDF >= 1 GB/s, text >= 10,000 docs/s);
 #   * the disk's own durable write speed for the same bytes (dd conv=fsync): the bound of any
 #     durable output.
-#   * the PDF pass-through floor: the PDF messages read and hashed (SHA-1) on one thread and
+#   * the PDF pass-through floor: the PDF messages read and hashed (BLAKE3) on one thread and
 #     written again to tmpfs by another, nothing else: the least one job does for them.
 # With ARCHIVE_MESSAGES=28000 it also builds a .tar.gz of that many mixed messages (1.96 GB of
 # messages, 1.34 GB gzipped) and reports the bulk peak RSS converting it (minutes, ~6 GB of disk).
@@ -125,7 +125,7 @@ F_PDF=$(floor "$MIXED/pdf")
 F_TEXT=$(floor "$TEXT/text")
 F_MLLP=$(floor "$MIXED/stream.mllp")
 # The least a PDF conversion with one job does, whatever the conversion: one thread reads and
-# hashes (SHA-1) each file, another writes the same bytes to a new file on tmpfs.
+# hashes (BLAKE3, as dmpfeed) each file, another writes the same bytes to a new file on tmpfs.
 passthrough_floor() { # INPUT → prints the MB/s, best of RUNS
   local best=0 line k
   for k in $(seq "$RUNS"); do
@@ -146,7 +146,7 @@ for f in "floor, mixed ($MSGS messages, directory form):$F_MIXED:$MSGS:$BYTES" \
   IFS=: read -r label mbps msgs bytes <<<"$f"
   python3 -c "import sys; l,m,n,b=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| {l} | {n/w:,.0f} | {m:,.1f} | 1.000 | {w:.3f} | | |')" "$label" "$mbps" "$msgs" "$bytes" >>"$ROWS"
 done
-python3 -c "import sys; m,f,n,b=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| floor, PDF-only pass-through: read + SHA-1 on one thread, the same bytes written to tmpfs by another | {n/w:,.0f} | {m:,.1f} | {m/f:.3f} | {w:.3f} | | |')" "$PT_PDF" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" >>"$ROWS"
+python3 -c "import sys; m,f,n,b=float(sys.argv[1]),float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); w=b/m/1e6; print(f'| floor, PDF-only pass-through: read + BLAKE3 on one thread, the same bytes written to tmpfs by another | {n/w:,.0f} | {m:,.1f} | {m/f:.3f} | {w:.3f} | | |')" "$PT_PDF" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" >>"$ROWS"
 
 # The disk's durable write speed for the same bytes: the bound of any durable output.
 DD_BEST=""

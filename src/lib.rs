@@ -19,6 +19,8 @@
 //! * [`pipeline`] — inputs, stream and bulk runs, the output folder, reports and ACKs.
 //! * [`adt`] — patient-administration messages (PAM-FR ADT): identity, opposition to DMP
 //!   feeding (ZFA), merges; and [`recall`], what a conversion asks the registry.
+//! * [`message_hash`] — what makes two messages "the same": BLAKE3 of their bytes (SHA-1 in
+//!   folders begun before it), the name of a message in reports, registry and file names.
 //! * [`registry`] — the crash-safe store in the output folder: documents and their chains,
 //!   held messages, patients' identities, oppositions and merges.
 //! * [`dmp`] — DMP-ready output (`--emit`): the CI-SIS MDM / ORU message for the hospital's DMP
@@ -33,6 +35,7 @@ pub mod dmp;
 pub mod document;
 pub mod hl7;
 pub mod identity;
+pub mod message_hash;
 pub mod pipeline;
 pub mod reason;
 pub mod recall;

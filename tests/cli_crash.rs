@@ -5,7 +5,6 @@
 mod cli_support;
 
 use cli_support::*;
-use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -25,13 +24,6 @@ fn messages(n: usize) -> Vec<Vec<u8>> {
                 _ => format!("not hl7 {i}\r").into_bytes(),
             }
         })
-        .collect()
-}
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
         .collect()
 }
 
@@ -121,7 +113,7 @@ fn kill_9_mid_stream_then_resend_what_got_no_ack() {
     let lines = report(dir.path());
     let mut by_hash: HashMap<String, &serde_json::Value> = HashMap::new();
     for line in &lines {
-        let h = line["sha1"].as_str().unwrap().to_owned();
+        let h = line["blake3"].as_str().unwrap().to_owned();
         assert!(
             by_hash.insert(h, line).is_none(),
             "a message recorded twice: {line}"
@@ -131,7 +123,7 @@ fn kill_9_mid_stream_then_resend_what_got_no_ack() {
     let mut expected_files = 0;
     for m in &all {
         let line = by_hash
-            .get(&sha1_hex(m))
+            .get(blake3::hash(m).to_hex().as_str())
             .unwrap_or_else(|| panic!("message lost: {:?}", String::from_utf8_lossy(&m[..40])));
         for f in line["files"].as_array().unwrap() {
             let f = f.as_str().unwrap();

@@ -12,7 +12,6 @@
 mod cli_support;
 
 use cli_support::{bad_charset, bin, document, report, tree, unsupported};
-use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,13 +46,6 @@ fn message(i: usize) -> Vec<u8> {
         3 => bad_charset(&id),
         _ => format!("not hl7 {i}\r").into_bytes(),
     }
-}
-
-fn sha1_hex(bytes: &[u8]) -> String {
-    Sha1::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The inputs: a folder of files of 1 to 6 messages, a zip and a tar.gz. Returns them and every
@@ -204,7 +196,7 @@ fn kill_9_at_random_points_of_bulk_runs_then_rerun() {
     // Nothing duplicated.
     let mut by_hash: HashMap<String, &serde_json::Value> = HashMap::new();
     for line in &lines {
-        let h = line["sha1"].as_str().unwrap().to_owned();
+        let h = line["blake3"].as_str().unwrap().to_owned();
         assert!(
             by_hash.insert(h, line).is_none(),
             "seed {seed}: a message recorded twice: {line}"
@@ -212,7 +204,10 @@ fn kill_9_at_random_points_of_bulk_runs_then_rerun() {
     }
     // Nothing lost.
     assert_eq!(lines.len(), total, "seed {seed}");
-    let originals: HashMap<String, &Vec<u8>> = all.iter().map(|m| (sha1_hex(m), m)).collect();
+    let originals: HashMap<String, &Vec<u8>> = all
+        .iter()
+        .map(|m| (blake3::hash(m).to_hex().to_string(), m))
+        .collect();
     assert_eq!(originals.len(), total, "the messages are distinct");
     // Nothing truncated.
     let mut named = 0;

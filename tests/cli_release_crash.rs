@@ -186,7 +186,7 @@ fn check_after_kill(dir: &Path, held_hashes: &HashMap<String, String>) {
     let released: HashMap<&str, &serde_json::Value> = lines
         .iter()
         .filter(|l| l.get("released_from").is_some())
-        .map(|l| (l["sha1"].as_str().unwrap(), l))
+        .map(|l| (l["blake3"].as_str().unwrap(), l))
         .collect();
     for (hash, name) in held_hashes {
         let original = dir.join(format!("held/{name}.hl7"));
@@ -216,7 +216,7 @@ fn check_converged(dir: &Path, held_hashes: &HashMap<String, String>) {
     let mut released: HashMap<&str, usize> = HashMap::new();
     for l in lines.iter().filter(|l| l.get("released_from").is_some()) {
         assert_eq!(l["outcome"], "converted");
-        *released.entry(l["sha1"].as_str().unwrap()).or_default() += 1;
+        *released.entry(l["blake3"].as_str().unwrap()).or_default() += 1;
     }
     for hash in held_hashes.keys() {
         assert_eq!(
@@ -258,7 +258,7 @@ fn kill_9_during_a_release_then_resend_the_adt() {
         .iter()
         .map(|l| {
             (
-                l["sha1"].as_str().unwrap().to_owned(),
+                l["blake3"].as_str().unwrap().to_owned(),
                 l["name"].as_str().unwrap().to_owned(),
             )
         })

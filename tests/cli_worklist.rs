@@ -303,7 +303,11 @@ fn an_adt_that_qualifies_the_identity_releases_the_held_documents() {
         );
         assert_eq!(release["released_from"], held[0]["source"]);
         assert_eq!(release["source"], lines[0]["source"], "caused by the ADT");
-        assert_eq!(release["sha1"], held[0]["sha1"], "the held message itself");
+        assert!(release["blake3"].is_string(), "{release:#}");
+        assert_eq!(
+            release["blake3"], held[0]["blake3"],
+            "the held message itself"
+        );
         assert_eq!(release["metadata"]["version"], 1);
         let xml = cda(&dir, release);
         assert!(
@@ -701,9 +705,20 @@ fn convert_upgrades_a_registry_of_an_older_schema() {
         .unwrap()
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_eq!(ids_in_registry(&dir).0[0].1.as_deref(), Some("DOC-A"));
     assert_eq!(documents_named(&dir, "DOC-A").len(), 1);
+    // A folder begun before BLAKE3 keeps naming its messages by SHA-1 (what `sha1sum` prints).
+    let msg = doc("U1", "T02", "DOC-A", None, &le_goff());
+    let line = &report(&dir)[0];
+    let sha1 = dmpfeed::message_hash::hex(&sha1::Sha1::digest(&msg));
+    assert_eq!(line["sha1"], sha1, "{line:#}");
+    assert!(line.get("blake3").is_none());
+    // Sent again: the same message (no second line for the same result), the same document.
+    run(Mode::Bulk, &dir, &[msg], &[]);
+    assert_eq!(report(&dir).len(), 1);
+    assert_eq!(documents_named(&dir, "DOC-A").len(), 1);
+    assert_eq!(files_in(&dir, "documents").len(), 1);
 }
 
 /// Everything at once: chains, held and released documents, a merge, oppositions, ADT events
@@ -1327,7 +1342,8 @@ fn two_held_messages_for_one_document_release_only_the_latest() {
             "{mode:?}: {lines:#?}"
         );
         assert_eq!(lines[3]["released_from"], lines[1]["source"], "the latest");
-        assert_eq!(lines[3]["sha1"], lines[1]["sha1"]);
+        assert!(lines[3]["blake3"].is_string(), "{:#}", lines[3]);
+        assert_eq!(lines[3]["blake3"], lines[1]["blake3"]);
         let docs = files_in(&dir, "documents");
         assert_eq!(docs.len(), 1, "one CDA for the document: {docs:?}");
         assert_eq!(

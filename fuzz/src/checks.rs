@@ -18,6 +18,7 @@ use dmpfeed::cda::wellformed;
 use dmpfeed::config::Config;
 use dmpfeed::convert::Conversion;
 use dmpfeed::hl7::{self, Framing, Path, framing};
+use dmpfeed::message_hash::{Algorithm, MessageHash};
 use dmpfeed::pipeline::ack::{self, AckHeader, AckInput};
 use dmpfeed::pipeline::archive::{self, ArchiveKind, ArchiveReader};
 use dmpfeed::pipeline::ignore::Ignore;
@@ -234,7 +235,7 @@ pub fn conversion(raw: &[u8], framing: Framing, defect: bool, c: &Conversion) {
         source: "fuzz#1".into(),
         framing,
         size: raw.len() as u64,
-        hash: name::message_hash(raw),
+        hash: Algorithm::NEW_FOLDERS.hash(raw),
         header: AckHeader::read(raw),
         undecodable: defect,
         conversion: c.clone(),
@@ -260,6 +261,11 @@ pub fn conversion(raw: &[u8], framing: Framing, defect: bool, c: &Conversion) {
     let back: serde_json::Value = serde_json::from_str(&line).expect("a report line parses");
     assert_eq!(back["outcome"], c.outcome.as_str());
     assert_eq!(back["control_id"].as_str(), record.control_id());
+    assert_eq!(
+        MessageHash::from_line(&back),
+        Some(record.hash),
+        "the hash reads back"
+    );
     let sidecar = Sidecar::new(&record).to_bytes();
     serde_json::from_slice::<serde_json::Value>(&sidecar).expect("the sidecar parses");
 

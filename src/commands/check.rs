@@ -177,7 +177,7 @@ mod tests {
             source: "in.hl7#1".into(),
             framing: Framing::Plain,
             size: 1,
-            hash: [0; 20],
+            hash: crate::message_hash::Algorithm::NEW_FOLDERS.hash(b"x"),
             header: None,
             undecodable: false,
             conversion: c,

@@ -38,8 +38,8 @@ pub mod sync;
 
 use crate::convert::Conversion;
 use crate::hl7::{FrameDefect, Framing};
+use crate::message_hash::{Algorithm, MessageHash};
 use ack::AckHeader;
-use name::MessageHash;
 
 /// A framed message on its way to the workers.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub struct Incoming {
     /// The message's size and hash ([`run::frame_identity`]). With one worker the reading
     /// thread hashes, while the bytes are fresh in its cache, and the worker keeps its time for
     /// converting; with several, the reading thread would be the one stage that does not
-    /// scale (the SHA-1 is a fifth of a PDF run), so it leaves the hash to the workers (`None`).
+    /// scale, so it leaves the hash to the workers (`None`).
     pub size: u64,
     pub hash: Option<MessageHash>,
 }
@@ -109,6 +109,11 @@ pub struct Done<S> {
 /// order, and returns once they are durable.
 pub trait Sink: Sync {
     type Staged: Send;
+
+    /// The hash that names messages here ([`crate::message_hash`]): the output folder's own.
+    fn message_hash_algorithm(&self) -> Algorithm {
+        Algorithm::NEW_FOLDERS
+    }
 
     /// Converts one message (its bytes' hash beside), on a worker thread. The output folder
     /// converts with its registry as memory ([`crate::convert::convert_recalling`]); others

@@ -2,15 +2,18 @@
 //! reduced to `[A-Za-z0-9._-]`, never empty, never starting with `.`, bounded in length; the same
 //! message always gets the same name, two different messages never share one.
 //!
-//! "The same message" is the same bytes: the SHA-1 of the framed message (MLLP bytes excluded).
-//! The [`NameIndex`] remembers which message owns which name, across runs into the same folder
-//! (it is rebuilt from `report.jsonl`, whose lines carry `name` and `sha1`). A name already owned
-//! by other bytes is settled with a suffix taken from the message's own hash, `-` + 12 hex digits
-//! (the full 40 if even that is taken), so that the suffix says which message it is. Names are
+//! "The same message" is the same bytes: the hash of the framed message (MLLP bytes excluded;
+//! [`crate::message_hash`]). The [`NameIndex`] remembers which message owns which name, across
+//! runs into the same folder (it is rebuilt from `report.jsonl`, whose lines carry `name` and the
+//! hash). A name already owned by other bytes is settled with a suffix taken from the message's
+//! own hash, `-` + 12 hex digits (all of them if even that is taken), so that the suffix says
+//! which message it is. Names are
 //! compared without case, so that two names never collide on a case-insensitive file system.
 //!
 //! This module does no I/O.
 
+pub use crate::message_hash::MessageHash;
+use crate::message_hash::hex;
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 
@@ -20,39 +23,6 @@ pub const MAX_NAME_CHARS: usize = 96;
 const LONG_KEY_PREFIX: usize = 80;
 /// Hex digits of the message hash in a collision suffix.
 const SUFFIX_HEX: usize = 12;
-
-/// The SHA-1 of a message's bytes: what makes two messages "the same".
-pub type MessageHash = [u8; 20];
-
-/// Hashes a message's bytes.
-pub fn message_hash(bytes: &[u8]) -> MessageHash {
-    Sha1::digest(bytes).into()
-}
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xF)] as char);
-    }
-    s
-}
-
-/// Parses 40 hex digits back into a hash.
-pub fn parse_hash(s: &str) -> Option<MessageHash> {
-    if s.len() != 40 || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 20];
-    for (i, pair) in s.as_bytes().chunks(2).enumerate() {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        out[i] = (hi * 16 + lo) as u8;
-    }
-    Some(out)
-}
 
 /// The base name for a key: every character outside `[A-Za-z0-9._-]` becomes `_`; a leading `.`
 /// or `-` and a trailing `.` become `_` (hidden files, options, Windows); device names such as
@@ -75,6 +45,7 @@ pub fn sanitize(key: &str) -> Option<String> {
         .collect();
     // Every character is ASCII now, so byte indices are char boundaries.
     if name.len() > MAX_NAME_CHARS {
+        // SHA-1 here only shortens a key into a name, the same in every folder and version.
         let digest = hex(&Sha1::digest(key.as_bytes()));
         name.truncate(LONG_KEY_PREFIX);
         name.push('-');
@@ -104,7 +75,7 @@ fn is_device_name(name: &str) -> bool {
 
 /// The name of a message with no usable key: from its hash, so it is stable too.
 pub fn fallback(hash: &MessageHash) -> String {
-    format!("msg-{}", &hex(hash)[..16])
+    format!("msg-{}", &hash.hex()[..16])
 }
 
 /// Which message owns which name, and which name each known message has.
@@ -124,7 +95,7 @@ impl NameIndex {
             return name.clone();
         }
         let base = key.and_then(sanitize).unwrap_or_else(|| fallback(hash));
-        let digest = hex(hash);
+        let digest = hash.hex();
         let short = format!("{base}-{}", &digest[..SUFFIX_HEX]);
         let long = format!("{base}-{digest}");
         // The full hash is unique to the message, unless another message's key sanitised to
@@ -166,6 +137,7 @@ impl NameIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message_hash::Algorithm;
     use proptest::prelude::*;
 
     macro_rules! sanitizes_to {
@@ -208,13 +180,16 @@ mod tests {
     #[test]
     fn same_message_gets_the_same_name_and_another_gets_a_suffix() {
         let mut index = NameIndex::default();
-        let (h1, h2) = (message_hash(b"one"), message_hash(b"two"));
+        let (h1, h2) = (
+            Algorithm::NEW_FOLDERS.hash(b"one"),
+            Algorithm::NEW_FOLDERS.hash(b"two"),
+        );
         let n1 = index.name_for(Some("DOC1"), &h1);
         assert_eq!(n1, "DOC1");
         index.record(&n1, h1);
         assert_eq!(index.name_for(Some("DOC1"), &h1), "DOC1");
         let n2 = index.name_for(Some("DOC1"), &h2);
-        assert_eq!(n2, format!("DOC1-{}", &hex(&h2)[..12]));
+        assert_eq!(n2, format!("DOC1-{}", &h2.hex()[..12]));
         index.record(&n2, h2);
         assert_eq!(
             index.name_for(Some("DOC1"), &h2),
@@ -226,7 +201,10 @@ mod tests {
     #[test]
     fn names_differing_only_in_case_collide() {
         let mut index = NameIndex::default();
-        let (h1, h2) = (message_hash(b"one"), message_hash(b"two"));
+        let (h1, h2) = (
+            Algorithm::NEW_FOLDERS.hash(b"one"),
+            Algorithm::NEW_FOLDERS.hash(b"two"),
+        );
         index.record("abc", h1);
         assert_ne!(index.name_for(Some("ABC"), &h2).to_lowercase(), "abc");
     }
@@ -234,7 +212,7 @@ mod tests {
     #[test]
     fn a_known_message_keeps_its_name_even_if_its_key_changed() {
         let mut index = NameIndex::default();
-        let h = message_hash(b"one");
+        let h = Algorithm::NEW_FOLDERS.hash(b"one");
         index.record("OLD", h);
         assert_eq!(index.name_for(Some("NEW"), &h), "OLD");
     }
@@ -242,17 +220,9 @@ mod tests {
     #[test]
     fn no_key_names_by_hash() {
         let index = NameIndex::default();
-        let h = message_hash(b"junk");
+        let h = Algorithm::NEW_FOLDERS.hash(b"junk");
         let n = index.name_for(None, &h);
-        assert_eq!(n, format!("msg-{}", &hex(&h)[..16]));
-    }
-
-    #[test]
-    fn hash_round_trips_through_hex() {
-        let h = message_hash(b"x");
-        assert_eq!(parse_hash(&hex(&h)), Some(h));
-        assert_eq!(parse_hash("zz"), None);
-        assert_eq!(parse_hash(&"g".repeat(40)), None);
+        assert_eq!(n, format!("msg-{}", &h.hex()[..16]));
     }
 
     proptest! {
@@ -272,7 +242,7 @@ mod tests {
             let mut index = NameIndex::default();
             let mut seen = std::collections::HashSet::new();
             for (i, key) in keys.iter().enumerate() {
-                let h = message_hash(&i.to_le_bytes());
+                let h = Algorithm::NEW_FOLDERS.hash(&i.to_le_bytes());
                 let name = index.name_for(Some(key), &h);
                 prop_assert!(seen.insert(name.to_ascii_lowercase()), "{} reused", name);
                 index.record(&name, h);

@@ -51,13 +51,14 @@
 use super::ack::AckHeader;
 use super::durable::{self, TempNames};
 use super::memory::{MessageMemory, Readers};
-use super::name::{self, MessageHash, NameIndex};
+use super::name::NameIndex;
 use super::report::{ReportLine, Sidecar, fingerprint};
 use super::sync::{self, Syncer};
 use super::{Done, Error, Record, Sink};
 use crate::config::Config;
 use crate::convert::{Conversion, Emit, convert_recalling};
 use crate::hl7::{FrameDefect, Framing};
+use crate::message_hash::{Algorithm, MessageHash};
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::registry::{
     self, HeldDocument, HeldEntry, HeldStatus, NewDeletion, NewDocument, Opposition,
@@ -247,6 +248,8 @@ pub struct OutputDir {
     config: Config,
     /// The artefacts (`--emit`) every conversion into this folder makes, releases included.
     emit: Emit,
+    /// What names this folder's messages, as its registry records ([`crate::message_hash`]).
+    message_hash: Algorithm,
     temps: TempNames,
     /// Makes the staged files durable (`[output] sync`).
     syncer: Syncer,
@@ -346,9 +349,28 @@ impl OutputDir {
             .create(true)
             .open(&report_path)
             .map_err(|e| io(&report_path, e))?;
-        let (names, known, superseded) = load_report(&mut report, &report_path)?;
+        let LoadedReport {
+            names,
+            known,
+            superseded,
+            hashed_by,
+        } = load_report(&mut report, &report_path)?;
         let registry_path = registry::path_in(root);
-        let registry = Registry::open(&registry_path)?;
+        // A report begun before the registry existed names its messages by SHA-1: a registry
+        // created now must keep to it ([`crate::message_hash`]).
+        let registry =
+            Registry::open_with(&registry_path, hashed_by.unwrap_or(Algorithm::NEW_FOLDERS))?;
+        let message_hash = registry.message_hash_algorithm();
+        if let Some(reported) = hashed_by.filter(|&a| a != message_hash) {
+            return Err(Error::Output(format!(
+                "{}: names messages by {}, {} by {}: one folder keeps one message hash \
+                 (docs/pipeline.md)",
+                report_path.display(),
+                reported.name(),
+                registry_path.display(),
+                message_hash.name()
+            )));
+        }
         let folders = Folder::ALL
             .iter()
             .map(|f| {
@@ -361,6 +383,7 @@ impl OutputDir {
             root: root.to_path_buf(),
             config: config.clone(),
             emit: Emit::NONE,
+            message_hash,
             temps: TempNames::default(),
             syncer,
             folders,
@@ -521,7 +544,7 @@ impl OutputDir {
         if lookups.is_empty() {
             return Ok(());
         }
-        let memory = MessageMemory::new(tx, &name::hex(&done.record.hash));
+        let memory = MessageMemory::new(tx, &done.record.hash.hex());
         for lookup in lookups {
             let holds = lookup
                 .holds(&memory)
@@ -677,7 +700,7 @@ impl OutputDir {
         else {
             return Ok(());
         };
-        let hash = name::hex(&record.hash);
+        let hash = record.hash.hex();
         if tx.held_entry(&hash)?.is_none()
             || tx
                 .find_document(id)?
@@ -739,7 +762,7 @@ impl OutputDir {
         let Some(u) = &record.conversion.facts.update else {
             return Ok(Ok(()));
         };
-        let hash = name::hex(&record.hash);
+        let hash = record.hash.hex();
         if let Some(old) = &u.merged_from {
             let merge = PatientMerge {
                 old_ipp: old,
@@ -789,7 +812,7 @@ impl OutputDir {
         record: &mut Record,
         files: &[String],
     ) -> Result<(), Error> {
-        let hash = name::hex(&record.hash);
+        let hash = record.hash.hex();
         if !record.conversion.facts.lookups.is_empty() {
             let answers = serde_json::to_string(&record.conversion.facts.lookups)
                 .map_err(|e| Error::Internal(format!("answers: {e}")))?;
@@ -943,7 +966,7 @@ impl OutputDir {
                 .find(|(_, _, target)| *target == path)
                 .map_or(path.as_path(), |(_, temp, _)| temp.as_path());
             let raw = match std::fs::read(at) {
-                Ok(raw) if name::message_hash(&raw) == hash => raw,
+                Ok(raw) if hash.algorithm().hash(&raw) == hash => raw,
                 Ok(_) => {
                     tracing::error!(
                         "{}: changed since it was held; not released",
@@ -1114,7 +1137,7 @@ impl OutputDir {
 /// held, or released in the registry while the report still says held (a crash between the
 /// registry's commit and the report line) unless another message settled it.
 fn still_waiting(books: &Books<'_>, entry: HeldEntry) -> Option<(HeldEntry, MessageHash)> {
-    let hash = name::parse_hash(&entry.message_hash)?;
+    let hash = MessageHash::parse_hex(&entry.message_hash)?;
     let reported_held = books.known.get(&hash).map(Known::is_held);
     let settled = entry
         .released_as
@@ -1159,6 +1182,10 @@ fn check_suffix(suffix: &str, staged: &Staged) -> Result<(), Error> {
 impl Sink for OutputDir {
     type Staged = Staged;
 
+    fn message_hash_algorithm(&self) -> Algorithm {
+        self.message_hash
+    }
+
     fn convert(
         &self,
         raw: &[u8],
@@ -1169,7 +1196,7 @@ impl Sink for OutputDir {
         if defect.is_some() {
             return crate::convert::convert(raw, defect, config);
         }
-        self.readers.with(&name::hex(hash), |memory| {
+        self.readers.with(&hash.hex(), |memory| {
             convert_recalling(raw, defect, config, Some(memory), &self.emit)
         })
     }
@@ -1244,25 +1271,25 @@ fn refuse_planted_links(root: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// What `report.jsonl` says when a run opens the folder ([`load_report`]).
+struct LoadedReport {
+    names: NameIndex,
+    known: HashMap<MessageHash, Known>,
+    /// Files that earlier lines of a message named and its latest line does not.
+    superseded: Vec<(MessageHash, String)>,
+    /// The hash its lines name messages by; `None` for a report with none.
+    hashed_by: Option<Algorithm>,
+}
+
 /// Rebuilds the NAME index from `report.jsonl`, cutting off a torn last line; also returns the
 /// files that earlier lines of a message named and its latest line does not (a crash between a
-/// line and the removal of its predecessor's files).
-#[allow(clippy::type_complexity)]
-fn load_report(
-    report: &mut File,
-    path: &Path,
-) -> Result<
-    (
-        NameIndex,
-        HashMap<MessageHash, Known>,
-        Vec<(MessageHash, String)>,
-    ),
-    Error,
-> {
+/// line and the removal of its predecessor's files), and the hash the lines use.
+fn load_report(report: &mut File, path: &Path) -> Result<LoadedReport, Error> {
     let io = |e| Error::io(path.display(), e);
     let mut names = NameIndex::default();
     let mut known: HashMap<MessageHash, Known> = HashMap::new();
     let mut superseded = Vec::new();
+    let mut hashed_by: Option<Algorithm> = None;
     report.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut reader = BufReader::new(&*report);
     let mut line = Vec::new();
@@ -1288,13 +1315,21 @@ fn load_report(
             tracing::warn!("{}: line {number} is not JSON; ignored", path.display());
             continue;
         };
-        let Some(hash) = value
-            .get("sha1")
-            .and_then(|v| v.as_str())
-            .and_then(name::parse_hash)
-        else {
+        let Some(hash) = MessageHash::from_line(&value) else {
             continue;
         };
+        match hashed_by {
+            Some(algorithm) if algorithm != hash.algorithm() => {
+                return Err(Error::Output(format!(
+                    "{}: line {number} names its message by {}, the lines before by {}: \
+                     one folder keeps one message hash (docs/pipeline.md)",
+                    path.display(),
+                    hash.algorithm().name(),
+                    algorithm.name()
+                )));
+            }
+            _ => hashed_by = Some(hash.algorithm()),
+        }
         if let Some(n) = value.get("name").and_then(|v| v.as_str()) {
             names.record(n, hash);
         }
@@ -1326,7 +1361,12 @@ fn load_report(
         report.set_len(complete_len).map_err(io)?;
         report.sync_data().map_err(io)?;
     }
-    Ok((names, known, superseded))
+    Ok(LoadedReport {
+        names,
+        known,
+        superseded,
+        hashed_by,
+    })
 }
 
 #[cfg(test)]
@@ -1397,7 +1437,7 @@ mod tests {
                 source: source.into(),
                 framing: Framing::Plain,
                 size: raw.len() as u64,
-                hash: name::message_hash(raw),
+                hash: dir.message_hash_algorithm().hash(raw),
                 header: None,
                 undecodable: false,
                 conversion,
@@ -1466,7 +1506,8 @@ mod tests {
                 ("a#6", b"adt bytes", recorded),
             ],
         );
-        let reject_name = name::fallback(&name::message_hash(b"not hl7 at all"));
+        let reject_name =
+            crate::pipeline::name::fallback(&Algorithm::NEW_FOLDERS.hash(b"not hl7 at all"));
         let mut expected = vec![
             "deleted/DOC-D.json".to_owned(),
             "documents/1.2.250.9.mdm.hl7".into(),
@@ -1610,14 +1651,97 @@ mod tests {
     }
 
     #[test]
+    fn a_new_folder_names_its_messages_by_blake3() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+        assert_eq!(dir.message_hash_algorithm(), Algorithm::Blake3);
+        put(&dir, vec![("a#1", &b"m"[..], held())]);
+        let line = &report(tmp.path())[0];
+        assert_eq!(line["blake3"], blake3::hash(b"m").to_hex().as_str());
+        assert!(line.get("sha1").is_none(), "{line}");
+        let sidecar: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(tmp.path().join("held/DOC-H.json")).unwrap())
+                .unwrap();
+        assert_eq!(sidecar["blake3"], line["blake3"]);
+    }
+
+    /// A folder an earlier dmpfeed began without a registry: its report names messages by
+    /// SHA-1, so the registry created now keeps to SHA-1, and a message sent again keeps its name.
+    #[test]
+    fn a_report_begun_by_sha1_keeps_its_messages_and_their_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let sha1 = Algorithm::Sha1.hash(b"m");
+        let other = Algorithm::Sha1.hash(b"other");
+        std::fs::write(
+            root.join(REPORT),
+            format!(
+                "{{\"name\":\"OLD\",\"sha1\":\"{}\",\"files\":[]}}\n\
+                 {{\"name\":\"DOC-H\",\"sha1\":\"{}\",\"files\":[]}}\n",
+                sha1.hex(),
+                other.hex()
+            ),
+        )
+        .unwrap();
+        let dir = OutputDir::open(root, &Config::default()).unwrap();
+        assert_eq!(dir.message_hash_algorithm(), Algorithm::Sha1);
+        let records = put(&dir, vec![("a#1", &b"m"[..], held())]);
+        assert_eq!(records[0].hash, sha1);
+        let line = &report(root)[2];
+        assert_eq!(line["sha1"], sha1.hex(), "{line}");
+        assert_eq!(line["name"], "OLD", "the name the message had");
+        drop(dir);
+        // The registry remembers: opened again, still SHA-1.
+        let dir = OutputDir::open(root, &Config::default()).unwrap();
+        assert_eq!(dir.message_hash_algorithm(), Algorithm::Sha1);
+    }
+
+    #[test]
+    fn a_report_that_mixes_two_hashes_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::write(
+            root.join(REPORT),
+            format!(
+                "{{\"sha1\":\"{}\",\"files\":[]}}\n{{\"blake3\":\"{}\",\"files\":[]}}\n",
+                Algorithm::Sha1.hash(b"a").hex(),
+                Algorithm::Blake3.hash(b"b").hex()
+            ),
+        )
+        .unwrap();
+        let e = OutputDir::open(root, &Config::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("line 2 names its message by blake3"),
+            "{e}"
+        );
+        // Nor does a registry that says BLAKE3 take a report by SHA-1.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        drop(OutputDir::open(root, &Config::default()).unwrap());
+        std::fs::write(
+            root.join(REPORT),
+            format!(
+                "{{\"sha1\":\"{}\",\"files\":[]}}\n",
+                Algorithm::Sha1.hash(b"a").hex()
+            ),
+        )
+        .unwrap();
+        let e = OutputDir::open(root, &Config::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("one folder keeps one message hash"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn files_of_a_superseded_result_are_removed_at_open_but_never_a_document() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         drop(OutputDir::open(root, &Config::default()).unwrap());
         // As a crash between a release's report line and the removal of the held files leaves
         // it; and a message converted, then held (a document once written stays).
-        let h1 = name::hex(&name::message_hash(b"m1"));
-        let h2 = name::hex(&name::message_hash(b"m2"));
+        let h1 = Algorithm::NEW_FOLDERS.hash(b"m1").hex();
+        let h2 = Algorithm::NEW_FOLDERS.hash(b"m2").hex();
         let lines = [
             (h1.as_str(), r#"["held/A.hl7","held/A.json"]"#),
             (h1.as_str(), r#"["documents/A.xml"]"#),
@@ -1625,8 +1749,8 @@ mod tests {
             (h2.as_str(), r#"["held/B.hl7","held/B.json"]"#),
         ];
         let mut report = String::new();
-        for (sha1, files) in lines {
-            report.push_str(&format!("{{\"sha1\":\"{sha1}\",\"files\":{files}}}\n"));
+        for (hash, files) in lines {
+            report.push_str(&format!("{{\"blake3\":\"{hash}\",\"files\":{files}}}\n"));
         }
         std::fs::write(root.join(REPORT), report).unwrap();
         for f in [
@@ -1670,7 +1794,7 @@ mod tests {
             source: "a#1".into(),
             framing: Framing::Plain,
             size: 1,
-            hash: name::message_hash(b"m"),
+            hash: Algorithm::NEW_FOLDERS.hash(b"m"),
             header: None,
             undecodable: false,
             conversion: held(),
@@ -1707,7 +1831,7 @@ mod tests {
             source: "a#1".into(),
             framing: Framing::Plain,
             size: 1,
-            hash: name::message_hash(b"m"),
+            hash: Algorithm::NEW_FOLDERS.hash(b"m"),
             header: None,
             undecodable: false,
             conversion: c,

@@ -3,13 +3,15 @@
 //!
 //! The report line carries the contract's fields (`source`, `control_id`, `outcome`, `codes`,
 //! `detail`, `warnings`, and for `converted` `document` + `metadata`) and, beyond the contract:
-//! `name` (the NAME of its files), `files` (every file written, relative to the folder), `sha1` (of
-//! the message bytes: what makes two messages "the same"), `deleted_document` (for `deleted`) and
+//! `name` (the NAME of its files), `files` (every file written, relative to the folder), `blake3`
+//! (`sha1` in a folder begun before BLAKE3: [`crate::message_hash`]) — the hash of the message
+//! bytes, what makes two messages "the same" —, `deleted_document` (for `deleted`) and
 //! `time` (when the line was committed, RFC 3339 UTC). A message that had been held and now has
 //! another result carries `released_from`: the held line's `source` (CONTRACT.md).
 
 use super::Record;
 use crate::convert::DocumentMetadata;
+use crate::message_hash::MessageHash;
 use crate::reason::{Finding, Outcome, ReasonCode};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -37,7 +39,9 @@ pub struct ReportLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'a str>,
     pub files: &'a [String],
-    pub sha1: String,
+    /// `"blake3": "…"` (or `"sha1"`): the key names the algorithm.
+    #[serde(flatten)]
+    pub hash: MessageHash,
     pub time: String,
 }
 
@@ -60,7 +64,7 @@ impl<'a> ReportLine<'a> {
             released_from: c.facts.released_from.as_deref(),
             name,
             files,
-            sha1: super::name::hex(&record.hash),
+            hash: record.hash,
             time: jiff::Timestamp::now().to_string(),
         }
     }
@@ -101,7 +105,9 @@ pub struct Sidecar<'a> {
     pub deleted_document: Option<&'a str>,
     /// Size of the message; the `.hl7` beside holds only its first bytes when it was too large.
     pub bytes: u64,
-    pub sha1: String,
+    /// As on the report line.
+    #[serde(flatten)]
+    pub hash: MessageHash,
     /// Set when the `.hl7` beside is not the whole message (`MESSAGE_TOO_LARGE`: only its first
     /// `kept_bytes` bytes were kept, so that memory stays bounded; docs/security.md "Limits").
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -127,7 +133,7 @@ impl<'a> Sidecar<'a> {
             findings: &c.findings,
             deleted_document: c.deletion.as_ref().map(|d| d.document_id.as_str()),
             bytes: record.size,
-            sha1: super::name::hex(&record.hash),
+            hash: record.hash,
             original_truncated: false,
             kept_bytes: None,
         }

@@ -26,12 +26,12 @@
 //! not committed: what came before is committed, what comes after is not (and not ACKed).
 
 use super::ack::AckHeader;
-use super::name::{MessageHash, message_hash};
 use super::report::Tally;
 use super::{Done, Error, Incoming, Record, Sink, is_undecodable};
 use crate::config::Config;
 use crate::convert::Conversion;
 use crate::hl7::{Frame, FrameDefect};
+use crate::message_hash::{Algorithm, MessageHash};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use std::cell::{Cell, RefCell};
@@ -94,8 +94,9 @@ pub struct Dispatch<'a> {
     batch: RefCell<Vec<Incoming>>,
     batch_bytes: Cell<usize>,
     next: Cell<u64>,
-    /// The reading thread hashes the messages (one worker), else the workers do.
-    hash_here: bool,
+    /// The reading thread hashes the messages, with the folder's algorithm (one worker), else
+    /// the workers do (`None`).
+    hash_here: Option<Algorithm>,
     interrupt: &'a AtomicBool,
     abort: &'a AtomicBool,
 }
@@ -105,7 +106,7 @@ impl<'a> Dispatch<'a> {
         tx: Sender<Vec<Incoming>>,
         committed: Receiver<usize>,
         window: Window,
-        hash_here: bool,
+        hash_here: Option<Algorithm>,
         interrupt: &'a AtomicBool,
         abort: &'a AtomicBool,
     ) -> Dispatch<'a> {
@@ -134,11 +135,12 @@ impl<'a> Dispatch<'a> {
         }
         let seq = self.next.get();
         self.next.set(seq + 1);
-        let (size, hash) = if self.hash_here {
-            let (size, hash) = frame_identity(&frame);
-            (size, Some(hash))
-        } else {
-            (frame_size(&frame), None)
+        let (size, hash) = match self.hash_here {
+            Some(algorithm) => {
+                let (size, hash) = frame_identity(&frame, algorithm);
+                (size, Some(hash))
+            }
+            None => (frame_size(&frame), None),
         };
         let bytes = self.batch_bytes.get() + frame.bytes.len();
         let len = {
@@ -291,8 +293,9 @@ where
                     messages: WINDOW,
                     bytes: WINDOW_BYTES,
                 };
+                let hash_here = (jobs == 1).then(|| sink.message_hash_algorithm());
                 let dispatch =
-                    Dispatch::new(job_tx, committed_rx, window, jobs == 1, interrupt, abort);
+                    Dispatch::new(job_tx, committed_rx, window, hash_here, interrupt, abort);
                 // The last batch goes when `dispatch` is dropped, even if `produce` panicked.
                 produce(&dispatch)
             });
@@ -361,16 +364,16 @@ where
     })
 }
 
-/// A message's size and the hash that makes it "the same message" ([`super::name`]).
-pub fn frame_identity(frame: &Frame) -> (u64, MessageHash) {
+/// A message's size and the hash that makes it "the same message" ([`crate::message_hash`]).
+pub fn frame_identity(frame: &Frame, algorithm: Algorithm) -> (u64, MessageHash) {
     let size = frame_size(frame);
     match frame.defect {
         // Only a prefix is kept: the size tells apart two large messages that start alike.
         Some(FrameDefect::TooLarge { .. }) => (
             size,
-            message_hash(&[&frame.bytes[..], &size.to_le_bytes()].concat()),
+            algorithm.hash_parts(&[&frame.bytes, &size.to_le_bytes()]),
         ),
-        _ => (size, message_hash(&frame.bytes)),
+        _ => (size, algorithm.hash(&frame.bytes)),
     }
 }
 
@@ -412,7 +415,7 @@ fn work<S: Sink>(
     if abort.load(Ordering::SeqCst) {
         return Err((seq, Error::Internal("stopped".into())));
     }
-    let hash = hash.unwrap_or_else(|| frame_identity(&frame).1);
+    let hash = hash.unwrap_or_else(|| frame_identity(&frame, sink.message_hash_algorithm()).1);
     // A panic is a bug (the core must not panic on any input): stop loudly, not silently lose
     // the message or hang the committer waiting for it.
     let conversion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -663,7 +666,10 @@ mod tests {
                 f
             })
             .collect();
-        let expected: Vec<(u64, MessageHash)> = frames.iter().map(frame_identity).collect();
+        let expected: Vec<(u64, MessageHash)> = frames
+            .iter()
+            .map(|f| frame_identity(f, Algorithm::NEW_FOLDERS))
+            .collect();
         assert_eq!(expected[6].0, 1_000_007);
         for (jobs, workers) in [
             (1, Workers::Threads),
@@ -836,7 +842,14 @@ mod tests {
         let (tx, rx) = bounded::<Vec<Incoming>>(64);
         let (committed_tx, committed_rx) = bounded::<usize>(4);
         (
-            Dispatch::new(tx, committed_rx, window, true, interrupt, abort),
+            Dispatch::new(
+                tx,
+                committed_rx,
+                window,
+                Some(Algorithm::NEW_FOLDERS),
+                interrupt,
+                abort,
+            ),
             rx,
             committed_tx,
         )
@@ -944,7 +957,7 @@ mod tests {
         let mut batch = Vec::new();
         for i in 0..1200u64 {
             let frame = frame(i as usize + 1);
-            let (size, hash) = frame_identity(&frame);
+            let (size, hash) = frame_identity(&frame, Algorithm::NEW_FOLDERS);
             batch.push(Incoming {
                 seq: i,
                 source: format!("t#{}", i + 1),

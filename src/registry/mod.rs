@@ -58,6 +58,7 @@ pub use types::{
     PatientMerge, PatientRow, RecordResult, WorklistEntry,
 };
 
+use crate::message_hash::Algorithm;
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -84,6 +85,8 @@ pub struct Registry {
     conn: Connection,
     path: PathBuf,
     clock: Clock,
+    /// What names this folder's messages (schema v4).
+    message_hash: Algorithm,
 }
 
 /// A read-only connection to a registry.
@@ -120,8 +123,15 @@ impl std::fmt::Debug for RegistryReader {
 
 impl Registry {
     /// Opens the registry at `path` for writing, creating it or migrating it to the current
-    /// schema. The folder must exist.
+    /// schema. The folder must exist. A registry created now names messages by
+    /// [`Algorithm::NEW_FOLDERS`].
     pub fn open(path: &Path) -> Result<Registry, RegistryError> {
+        Registry::open_with(path, Algorithm::NEW_FOLDERS)
+    }
+
+    /// [`Registry::open`], recording `if_new` as the folder's message hash if the registry is
+    /// created now: SHA-1 for a folder whose report an earlier dmpfeed began without a registry.
+    pub fn open_with(path: &Path, if_new: Algorithm) -> Result<Registry, RegistryError> {
         let sql = |source| RegistryError::Sqlite {
             path: path.to_owned(),
             source,
@@ -154,13 +164,21 @@ impl Registry {
             .map_err(sql)?;
         cache_statements(&conn).map_err(sql)?;
         let clock: Clock = Arc::new(Timestamp::now);
-        let before = schema::migrate(&mut conn, &ts_to_sql(clock())).map_err(sql)?;
+        let before = schema::migrate(&mut conn, &ts_to_sql(clock()), if_new).map_err(sql)?;
         check_found(path, before, false)?;
+        let message_hash = schema::message_identity(&conn)
+            .map_err(sql)?
+            .ok_or_else(|| RegistryError::Corrupt {
+                path: path.to_owned(),
+                table: "message_identity",
+                what: "no known message hash algorithm".into(),
+            })?;
         tracing::debug!(path = %path.display(), schema = schema::CURRENT, "registry open");
         Ok(Registry {
             conn,
             path: path.to_owned(),
             clock,
+            message_hash,
         })
     }
 
@@ -172,6 +190,11 @@ impl Registry {
     /// The registry file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The hash that names this folder's messages: the `message_hash` of its rows.
+    pub fn message_hash_algorithm(&self) -> Algorithm {
+        self.message_hash
     }
 
     /// Runs `f` in one write transaction: everything it wrote is committed together (one fsync)
@@ -390,7 +413,13 @@ pub fn create_at_schema(path: &Path, version: u32) -> Result<(), RegistryError> 
         source,
     };
     let mut conn = Connection::open(path).map_err(sql)?;
-    schema::migrate_to(&mut conn, &ts_to_sql(Timestamp::now()), version as usize).map_err(sql)?;
+    schema::migrate_to(
+        &mut conn,
+        &ts_to_sql(Timestamp::now()),
+        version as usize,
+        Algorithm::NEW_FOLDERS,
+    )
+    .map_err(sql)?;
     Ok(())
 }
 

@@ -8,7 +8,8 @@
 //! Tables are `STRICT` (SQLite ≥ 3.37, bundled): a value of the wrong type is refused rather than
 //! stored, and `CHECK`s refuse incomplete rows, so that a bug cannot write a half-row either.
 
-use rusqlite::{Connection, TransactionBehavior};
+use crate::message_hash::Algorithm;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// `PRAGMA application_id` of a dmpfeed registry (ASCII "DMPf"), so that `file(1)` and dmpfeed
 /// itself recognise the file.
@@ -17,7 +18,7 @@ pub const APPLICATION_ID: i32 = 0x444d_5066;
 /// The schema this dmpfeed writes.
 pub const CURRENT: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// v1: documents and their history (issue 9), patients, held messages, oppositions and merges
 /// (issue 10).
@@ -152,6 +153,18 @@ CREATE INDEX documents_sent ON documents (sent_id) WHERE sent_id IS NOT NULL;
 CREATE INDEX document_events_sent ON document_events (sent_id) WHERE sent_id IS NOT NULL;
 "#;
 
+/// v4: which hash names the messages of this folder ([`crate::message_hash`]): BLAKE3 for a
+/// registry created by this version, SHA-1 for one made before, whose `message_hash` columns (and
+/// the folder's report lines) hold SHA-1s. Set when the registry is created, never changed.
+const V4: &str = r#"
+CREATE TABLE message_identity (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    algorithm TEXT NOT NULL CHECK (algorithm IN ('sha1', 'blake3'))
+) STRICT;
+-- A registry being upgraded named its messages by SHA-1; a new one is set by `migrate_to`.
+INSERT INTO message_identity (id, algorithm) VALUES (1, 'sha1');
+"#;
+
 /// What the schema check found.
 pub(crate) enum Found {
     /// An empty database (a new file).
@@ -192,9 +205,14 @@ pub(crate) fn found(conn: &Connection) -> rusqlite::Result<Found> {
 }
 
 /// Brings a writable database to [`CURRENT`], one migration per transaction, and returns what it
-/// found before. A foreign database or a newer schema is left untouched.
-pub(crate) fn migrate(conn: &mut Connection, now: &str) -> rusqlite::Result<Found> {
-    migrate_to(conn, now, MIGRATIONS.len())
+/// found before. A foreign database or a newer schema is left untouched. A registry created now
+/// records `if_new` as its folder's message hash.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    now: &str,
+    if_new: Algorithm,
+) -> rusqlite::Result<Found> {
+    migrate_to(conn, now, MIGRATIONS.len(), if_new)
 }
 
 /// [`migrate`], stopping at schema `target` (≤ [`CURRENT`]): a registry as an older dmpfeed made
@@ -203,6 +221,7 @@ pub(crate) fn migrate_to(
     conn: &mut Connection,
     now: &str,
     target: usize,
+    if_new: Algorithm,
 ) -> rusqlite::Result<Found> {
     // IMMEDIATE: two writers opening the same new folder at once must not both create tables.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -232,6 +251,25 @@ pub(crate) fn migrate_to(
             rusqlite::params![i as i64 + 1, now],
         )?;
     }
+    if matches!(before, Found::Empty) && target >= 4 {
+        tx.execute(
+            "UPDATE message_identity SET algorithm = ?1",
+            [if_new.name()],
+        )?;
+    }
     tx.commit()?;
     Ok(before)
+}
+
+/// The message hash of the registry's folder (schema v4 on); `None` when the row says something
+/// this dmpfeed does not know (the `CHECK` refuses it, so only a foreign hand could).
+pub(crate) fn message_identity(conn: &Connection) -> rusqlite::Result<Option<Algorithm>> {
+    let name: Option<String> = conn
+        .query_row(
+            "SELECT algorithm FROM message_identity WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(name.as_deref().and_then(Algorithm::from_name))
 }
