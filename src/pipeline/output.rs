@@ -1665,6 +1665,21 @@ mod tests {
         assert_eq!(sidecar["blake3"], line["blake3"]);
     }
 
+    /// Writes `report.jsonl` as an earlier run left it: per line, a name (or none) and the
+    /// message's hash under its algorithm's key.
+    fn write_report(root: &Path, lines: &[(Option<&str>, MessageHash)]) {
+        let mut text = String::new();
+        for (name, hash) in lines {
+            let mut line = serde_json::to_value(hash).unwrap();
+            line["files"] = serde_json::json!([]);
+            if let Some(name) = name {
+                line["name"] = (*name).into();
+            }
+            text.push_str(&format!("{line}\n"));
+        }
+        std::fs::write(root.join(REPORT), text).unwrap();
+    }
+
     /// A folder an earlier dmpfeed began without a registry: its report names messages by
     /// SHA-1, so the registry created now keeps to SHA-1, and a message sent again keeps its name.
     #[test]
@@ -1672,17 +1687,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         let sha1 = Algorithm::Sha1.hash(b"m");
-        let other = Algorithm::Sha1.hash(b"other");
-        std::fs::write(
-            root.join(REPORT),
-            format!(
-                "{{\"name\":\"OLD\",\"sha1\":\"{}\",\"files\":[]}}\n\
-                 {{\"name\":\"DOC-H\",\"sha1\":\"{}\",\"files\":[]}}\n",
-                sha1.hex(),
-                other.hex()
-            ),
-        )
-        .unwrap();
+        write_report(
+            root,
+            &[
+                (Some("OLD"), sha1),
+                (Some("DOC-H"), Algorithm::Sha1.hash(b"other")),
+            ],
+        );
         let dir = OutputDir::open(root, &Config::default()).unwrap();
         assert_eq!(dir.message_hash_algorithm(), Algorithm::Sha1);
         let records = put(&dir, vec![("a#1", &b"m"[..], held())]);
@@ -1700,37 +1711,28 @@ mod tests {
     fn a_report_that_mixes_two_hashes_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        std::fs::write(
-            root.join(REPORT),
-            format!(
-                "{{\"sha1\":\"{}\",\"files\":[]}}\n{{\"blake3\":\"{}\",\"files\":[]}}\n",
-                Algorithm::Sha1.hash(b"a").hex(),
-                Algorithm::Blake3.hash(b"b").hex()
-            ),
-        )
-        .unwrap();
+        write_report(
+            root,
+            &[
+                (None, Algorithm::Sha1.hash(b"a")),
+                (None, Algorithm::Blake3.hash(b"b")),
+            ],
+        );
         let e = OutputDir::open(root, &Config::default()).unwrap_err();
         assert!(
             e.to_string().contains("line 2 names its message by blake3"),
             "{e}"
         );
-        // Nor does a registry that says BLAKE3 take a report by SHA-1.
+    }
+
+    #[test]
+    fn a_report_that_disagrees_with_its_registry_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         drop(OutputDir::open(root, &Config::default()).unwrap());
-        std::fs::write(
-            root.join(REPORT),
-            format!(
-                "{{\"sha1\":\"{}\",\"files\":[]}}\n",
-                Algorithm::Sha1.hash(b"a").hex()
-            ),
-        )
-        .unwrap();
+        write_report(root, &[(None, Algorithm::Sha1.hash(b"a"))]);
         let e = OutputDir::open(root, &Config::default()).unwrap_err();
-        assert!(
-            e.to_string().contains("one folder keeps one message hash"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("registry.sqlite by blake3"), "{e}");
     }
 
     #[test]
