@@ -7,13 +7,12 @@
 //! runs into the same folder (it is rebuilt from `report.jsonl`, whose lines carry `name` and the
 //! hash). A name already owned by other bytes is settled with a suffix taken from the message's
 //! own hash, `-` + 12 hex digits (all of them if even that is taken), so that the suffix says
-//! which message it is. Names are
-//! compared without case, so that two names never collide on a case-insensitive file system.
+//! which message it is. Names are compared without case, so that two names never collide on a
+//! case-insensitive file system.
 //!
 //! This module does no I/O.
 
-pub use crate::message_hash::MessageHash;
-use crate::message_hash::hex;
+use crate::message_hash::{MessageHash, hex};
 use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 
