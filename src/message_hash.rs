@@ -107,6 +107,16 @@ impl MessageHash {
         }
     }
 
+    /// The hash from its bytes (as the registry's NAME index keeps it); their number says the
+    /// algorithm.
+    pub fn from_bytes(bytes: &[u8]) -> Option<MessageHash> {
+        match bytes.len() {
+            20 => bytes.try_into().ok().map(MessageHash::Sha1),
+            32 => bytes.try_into().ok().map(MessageHash::Blake3),
+            _ => None,
+        }
+    }
+
     /// The hash a report line (or a `.json` beside a message) carries under its algorithm's
     /// name; `None` when it carries none, or one that does not parse.
     pub fn from_line(line: &serde_json::Value) -> Option<MessageHash> {
@@ -194,6 +204,16 @@ mod tests {
         assert_eq!(MessageHash::parse_hex(&"g".repeat(40)), None);
         assert_eq!(MessageHash::parse_hex(&"a".repeat(50)), None);
         assert_eq!(MessageHash::parse_hex(&"é".repeat(20)), None);
+    }
+
+    #[test]
+    fn bytes_round_trip_and_their_number_says_the_algorithm() {
+        for a in [Algorithm::Sha1, Algorithm::Blake3] {
+            let h = a.hash(b"x");
+            assert_eq!(MessageHash::from_bytes(h.as_bytes()), Some(h));
+        }
+        assert_eq!(MessageHash::from_bytes(&[0; 16]), None);
+        assert_eq!(MessageHash::from_bytes(&[]), None);
     }
 
     #[test]

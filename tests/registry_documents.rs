@@ -447,7 +447,7 @@ fn new_registry_is_wal_with_the_current_schema() {
     let v: i64 = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
     assert_eq!(
         reg.message_hash_algorithm(),
         Algorithm::Blake3,
@@ -540,7 +540,7 @@ fn an_older_registry_is_upgraded_and_keeps_its_documents() {
         .unwrap()
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4);
+    assert_eq!(v, 5);
     // Its rows name their messages by SHA-1 (`h1` stands for one): the folder keeps SHA-1.
     assert_eq!(reg.message_hash_algorithm(), Algorithm::Sha1);
     let old = reg.find_document("1.9.1").unwrap().unwrap();

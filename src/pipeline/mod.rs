@@ -27,6 +27,7 @@ pub mod ack;
 pub mod archive;
 pub mod durable;
 pub mod ignore;
+pub mod index;
 pub mod memory;
 pub mod name;
 pub mod output;

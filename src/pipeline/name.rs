@@ -3,9 +3,9 @@
 //! message always gets the same name, two different messages never share one.
 //!
 //! "The same message" is the same bytes: the hash of the framed message (MLLP bytes excluded;
-//! [`crate::message_hash`]). The [`NameIndex`] remembers which message owns which name, across
-//! runs into the same folder (it is rebuilt from `report.jsonl`, whose lines carry `name` and the
-//! hash). A name already owned by other bytes is settled with a suffix taken from the message's
+//! [`crate::message_hash`]). The registry's NAME index remembers which message owns which name,
+//! across runs into the same folder (`super::index`: built from `report.jsonl`, whose lines
+//! carry `name` and the hash). A name already owned by other bytes is settled with a suffix taken from the message's
 //! own hash, `-` + 12 hex digits (all of them if even that is taken), so that the suffix says
 //! which message it is. Names are compared without case, so that two names never collide on a
 //! case-insensitive file system.
@@ -14,7 +14,6 @@
 
 use crate::message_hash::{MessageHash, hex};
 use sha1::{Digest, Sha1};
-use std::collections::HashMap;
 
 /// Longest name derived from a key (before a collision suffix and the file extension).
 pub const MAX_NAME_CHARS: usize = 96;
@@ -77,60 +76,37 @@ pub fn fallback(hash: &MessageHash) -> String {
     format!("msg-{}", &hash.hex()[..16])
 }
 
-/// Which message owns which name, and which name each known message has.
-#[derive(Debug, Default)]
-pub struct NameIndex {
-    /// Lower-cased name → the message that owns it.
-    owners: HashMap<String, MessageHash>,
-    /// Message → its name.
-    names: HashMap<MessageHash, String>,
+/// Which message owns a name, across runs into the same folder: the registry's NAME index
+/// (`super::index`); a map in the tests.
+pub trait Owners {
+    type Error;
+    /// The message that owns `name`, compared without case; `None` for a free name.
+    fn owner(&self, name: &str) -> Result<Option<MessageHash>, Self::Error>;
 }
 
-impl NameIndex {
-    /// The name of a message: the one it already has, else the name of its key, else that name
-    /// with a suffix from the message's hash when another message owns it. Does not record it.
-    pub fn name_for(&self, key: Option<&str>, hash: &MessageHash) -> String {
-        if let Some(name) = self.names.get(hash) {
-            return name.clone();
+/// The name of a message that has none yet (a message keeps the name it has: the caller looks
+/// that up first): the name of its key, else that name with a suffix from the message's hash
+/// when another message owns it. Does not record it.
+pub fn new_name<O: Owners>(
+    owners: &O,
+    key: Option<&str>,
+    hash: &MessageHash,
+) -> Result<String, O::Error> {
+    let base = key.and_then(sanitize).unwrap_or_else(|| fallback(hash));
+    let digest = hash.hex();
+    let short = format!("{base}-{}", &digest[..SUFFIX_HEX]);
+    let long = format!("{base}-{digest}");
+    // The full hash is unique to the message, unless another message's key sanitised to
+    // exactly that text (a hostile key): then count on, which always ends.
+    for candidate in [base, short, long.clone()]
+        .into_iter()
+        .chain((2u64..).map(|n| format!("{long}-{n}")))
+    {
+        if owners.owner(&candidate)?.is_none_or(|owner| owner == *hash) {
+            return Ok(candidate);
         }
-        let base = key.and_then(sanitize).unwrap_or_else(|| fallback(hash));
-        let digest = hash.hex();
-        let short = format!("{base}-{}", &digest[..SUFFIX_HEX]);
-        let long = format!("{base}-{digest}");
-        // The full hash is unique to the message, unless another message's key sanitised to
-        // exactly that text (a hostile key): then count on, which always ends.
-        [base, short, long.clone()]
-            .into_iter()
-            .chain((2u64..).map(|n| format!("{long}-{n}")))
-            .find(|candidate| self.is_free_for(candidate, hash))
-            .unwrap_or(long)
     }
-
-    fn is_free_for(&self, name: &str, hash: &MessageHash) -> bool {
-        self.owners
-            .get(&name.to_ascii_lowercase())
-            .is_none_or(|owner| owner == hash)
-    }
-
-    /// Records that `hash` owns `name` (idempotent). A message keeps its first name.
-    pub fn record(&mut self, name: &str, hash: MessageHash) {
-        self.owners.entry(name.to_ascii_lowercase()).or_insert(hash);
-        self.names.entry(hash).or_insert_with(|| name.to_owned());
-    }
-
-    /// The name of a known message.
-    pub fn get(&self, hash: &MessageHash) -> Option<&str> {
-        self.names.get(hash).map(String::as_str)
-    }
-
-    /// Number of messages named.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
+    unreachable!("the numbered candidates never end")
 }
 
 #[cfg(test)]
@@ -176,52 +152,78 @@ mod tests {
         assert!(na.starts_with(&"A".repeat(LONG_KEY_PREFIX)));
     }
 
+    /// The owners of names, lower-cased, as the registry's index compares them.
+    #[derive(Default)]
+    struct Map(std::collections::HashMap<String, MessageHash>);
+
+    impl Owners for Map {
+        type Error = std::convert::Infallible;
+        fn owner(&self, name: &str) -> Result<Option<MessageHash>, Self::Error> {
+            Ok(self.0.get(&name.to_ascii_lowercase()).copied())
+        }
+    }
+
+    impl Map {
+        fn name(&mut self, key: Option<&str>, hash: MessageHash) -> String {
+            let Ok(name) = new_name(self, key, &hash);
+            self.0.entry(name.to_ascii_lowercase()).or_insert(hash);
+            name
+        }
+    }
+
     #[test]
-    fn same_message_gets_the_same_name_and_another_gets_a_suffix() {
-        let mut index = NameIndex::default();
+    fn a_free_name_is_the_key_and_a_taken_one_gets_a_suffix() {
+        let mut owners = Map::default();
         let (h1, h2) = (
             Algorithm::NEW_FOLDERS.hash(b"one"),
             Algorithm::NEW_FOLDERS.hash(b"two"),
         );
-        let n1 = index.name_for(Some("DOC1"), &h1);
-        assert_eq!(n1, "DOC1");
-        index.record(&n1, h1);
-        assert_eq!(index.name_for(Some("DOC1"), &h1), "DOC1");
-        let n2 = index.name_for(Some("DOC1"), &h2);
+        assert_eq!(owners.name(Some("DOC1"), h1), "DOC1");
+        // Its own name is free for the message that owns it.
+        assert_eq!(new_name(&owners, Some("DOC1"), &h1), Ok("DOC1".to_owned()));
+        let n2 = owners.name(Some("DOC1"), h2);
         assert_eq!(n2, format!("DOC1-{}", &h2.hex()[..12]));
-        index.record(&n2, h2);
         assert_eq!(
-            index.name_for(Some("DOC1"), &h2),
-            n2,
+            new_name(&owners, Some("DOC1"), &h2),
+            Ok(n2),
             "stable once recorded"
         );
     }
 
     #[test]
     fn names_differing_only_in_case_collide() {
-        let mut index = NameIndex::default();
+        let mut owners = Map::default();
         let (h1, h2) = (
             Algorithm::NEW_FOLDERS.hash(b"one"),
             Algorithm::NEW_FOLDERS.hash(b"two"),
         );
-        index.record("abc", h1);
-        assert_ne!(index.name_for(Some("ABC"), &h2).to_lowercase(), "abc");
+        owners.name(Some("abc"), h1);
+        assert_ne!(owners.name(Some("ABC"), h2).to_lowercase(), "abc");
     }
 
     #[test]
-    fn a_known_message_keeps_its_name_even_if_its_key_changed() {
-        let mut index = NameIndex::default();
-        let h = Algorithm::NEW_FOLDERS.hash(b"one");
-        index.record("OLD", h);
-        assert_eq!(index.name_for(Some("NEW"), &h), "OLD");
+    fn a_hostile_key_that_spells_another_messages_suffixed_name_is_counted_on() {
+        let mut owners = Map::default();
+        let (h1, h2) = (
+            Algorithm::NEW_FOLDERS.hash(b"one"),
+            Algorithm::NEW_FOLDERS.hash(b"two"),
+        );
+        owners.name(Some("K"), h1);
+        let long = format!("K-{}", h2.hex());
+        // Another message took h2's short and long suffixed names by their keys.
+        owners.name(
+            Some(&format!("K-{}", &h2.hex()[..12])),
+            Algorithm::NEW_FOLDERS.hash(b"3"),
+        );
+        owners.name(Some(&long), Algorithm::NEW_FOLDERS.hash(b"4"));
+        assert_eq!(owners.name(Some("K"), h2), format!("{long}-2"));
     }
 
     #[test]
     fn no_key_names_by_hash() {
-        let index = NameIndex::default();
         let h = Algorithm::NEW_FOLDERS.hash(b"junk");
-        let n = index.name_for(None, &h);
-        assert_eq!(n, format!("msg-{}", &h.hex()[..16]));
+        let n = new_name(&Map::default(), None, &h);
+        assert_eq!(n, Ok(format!("msg-{}", &h.hex()[..16])));
     }
 
     proptest! {
@@ -238,13 +240,12 @@ mod tests {
 
         #[test]
         fn distinct_messages_never_share_a_name(keys in proptest::collection::vec("[a-cA-C.]{0,3}", 1..40)) {
-            let mut index = NameIndex::default();
+            let mut owners = Map::default();
             let mut seen = std::collections::HashSet::new();
             for (i, key) in keys.iter().enumerate() {
                 let h = Algorithm::NEW_FOLDERS.hash(&i.to_le_bytes());
-                let name = index.name_for(Some(key), &h);
+                let name = owners.name(Some(key), h);
                 prop_assert!(seen.insert(name.to_ascii_lowercase()), "{} reused", name);
-                index.record(&name, h);
             }
         }
     }

@@ -50,8 +50,9 @@
 
 use super::ack::AckHeader;
 use super::durable::{self, TempNames};
+use super::index;
 use super::memory::{MessageMemory, Readers};
-use super::name::NameIndex;
+use super::name;
 use super::report::{ReportLine, Sidecar, fingerprint};
 use super::sync::{self, Syncer};
 use super::{Done, Error, Record, Sink};
@@ -61,13 +62,14 @@ use crate::hl7::{FrameDefect, Framing};
 use crate::message_hash::{Algorithm, MessageHash};
 use crate::reason::{Finding, Outcome, ReasonCode};
 use crate::registry::{
-    self, HeldDocument, HeldEntry, HeldStatus, NewDeletion, NewDocument, Opposition,
-    PatientIdentity, PatientMerge, Registry, RegistryError, RegistryRead, Tx,
+    self, HeldDocument, HeldEntry, HeldStatus, IndexedMessage, NewDeletion, NewDocument,
+    Opposition, PatientIdentity, PatientMerge, Registry, RegistryError, RegistryRead, ReportState,
+    Tx,
 };
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -213,29 +215,21 @@ impl Drop for Kept {
     }
 }
 
-/// What the report says of a message already seen.
-#[derive(Debug)]
-struct Known {
-    /// Files of its latest result, relative to the folder.
-    files: Box<[Box<str>]>,
-    /// The [`fingerprint`] of its latest line, when that line was in `report.jsonl` when the run
-    /// started (the same result again writes no new line). Only then is a line's fingerprint
-    /// needed: a message new to the folder is never fingerprinted.
-    line_before_run: Option<u64>,
-}
-
-impl Known {
-    /// The latest result is `held`: its files are in `held/`.
-    fn is_held(&self) -> bool {
-        !self.files.is_empty() && self.files.iter().all(|f| f.starts_with("held/"))
-    }
+/// The latest result of a message the report has a line for is `held`: its files are in
+/// `held/`.
+fn is_held(m: &IndexedMessage) -> bool {
+    !m.files.is_empty() && m.files.iter().all(|f| f.starts_with("held/"))
 }
 
 #[derive(Debug)]
 struct State {
-    names: NameIndex,
-    known: HashMap<MessageHash, Known>,
     report: File,
+    /// `report.jsonl`'s length: where the next line goes.
+    report_len: u64,
+    /// This run's number in the NAME index ([`index`]).
+    run: u64,
+    /// The last commit listed superseded files in the registry: the next one clears the list.
+    superseded_listed: bool,
     registry: Registry,
     already_recorded: u64,
     released: u64,
@@ -349,27 +343,20 @@ impl OutputDir {
             .create(true)
             .open(&report_path)
             .map_err(|e| io(&report_path, e))?;
-        let LoadedReport {
-            names,
-            known,
-            superseded,
-            hashed_by,
-        } = load_report(&mut report, &report_path)?;
         let registry_path = registry::path_in(root);
         // A report begun before the registry existed names its messages by SHA-1: a registry
         // created now must keep to it ([`crate::message_hash`]).
-        let registry =
-            Registry::open_with(&registry_path, hashed_by.unwrap_or(Algorithm::NEW_FOLDERS))?;
+        let reported = index::reported_algorithm(&mut report, &report_path)?;
+        let mut registry =
+            Registry::open_with(&registry_path, reported.unwrap_or(Algorithm::NEW_FOLDERS))?;
         let message_hash = registry.message_hash_algorithm();
-        if let Some(reported) = hashed_by.filter(|&a| a != message_hash) {
-            return Err(Error::Output(format!(
-                "{}: names messages by {}, {} by {}: one folder keeps one message hash \
-                 (docs/pipeline.md)",
+        let opened = index::open(&mut report, &report_path, &mut registry)?;
+        if opened.lines_indexed > 0 {
+            tracing::debug!(
+                "{}: {} line(s) indexed in the registry",
                 report_path.display(),
-                reported.name(),
-                registry_path.display(),
-                message_hash.name()
-            )));
+                opened.lines_indexed
+            );
         }
         let folders = Folder::ALL
             .iter()
@@ -390,9 +377,10 @@ impl OutputDir {
             readers: Readers::new(&registry_path),
             kept: Arc::new(AtomicUsize::new(0)),
             state: Mutex::new(State {
-                names,
-                known,
                 report,
+                report_len: opened.report_len,
+                run: opened.run,
+                superseded_listed: false,
                 registry,
                 already_recorded: 0,
                 released: 0,
@@ -400,8 +388,9 @@ impl OutputDir {
             _lock: lock,
         };
         {
-            let state = dir.lock()?;
-            let removed = dir.remove_superseded(&state.known, superseded)?;
+            let mut state = dir.lock()?;
+            let removed = dir.remove_superseded(&state.registry, opened.superseded)?;
+            state.registry.transaction(|tx| tx.clear_superseded())?;
             if removed > 0 {
                 tracing::info!(
                     "{}: removed {removed} file(s) of results superseded before an interruption",
@@ -593,13 +582,17 @@ impl OutputDir {
             *staged = self.stage(record, raw)?;
         }
         self.exclude_if_superseded(tx, record, staged)?;
-        let name = if staged.files.is_empty() {
-            None
-        } else {
-            let name = books.names.name_for(record.name_key(), &record.hash);
-            // At once, so that the next message sees the name taken.
-            books.names.record(&name, record.hash);
-            Some(name)
+        // What the report said of this message before (an earlier run, or this group).
+        let indexed = tx.indexed_message(record.hash.as_bytes())?;
+        let name = match indexed.as_ref().and_then(|m| m.name.clone()) {
+            _ if staged.files.is_empty() => None,
+            // A message keeps its name.
+            Some(name) => Some(name),
+            None => Some(name::new_name(
+                &index::Owners(tx),
+                record.name_key(),
+                &record.hash,
+            )?),
         };
         let files: Vec<String> = match &name {
             Some(name) => staged
@@ -611,8 +604,9 @@ impl OutputDir {
         };
         self.remember(tx, record, &files)?;
         let line = ReportLine::new(record, name.as_deref(), &files);
-        let known = books.known.get(&record.hash);
-        let line_before_run = known.and_then(|k| k.line_before_run);
+        let line_before_run = indexed
+            .as_ref()
+            .and_then(|m| index::line_before_run(books.report, &record.hash, m, books.run));
         let unchanged = match line_before_run {
             Some(before) => {
                 let value = serde_json::to_value(&line)
@@ -648,28 +642,36 @@ impl OutputDir {
         // group fails).
         staged.committed = !files.is_empty();
         if unchanged {
+            // The line in the report stays its latest, and the index as it is.
             *books.already_recorded += 1;
         } else {
+            let line_at = books.report_len + pending.lines.len() as u64;
             serde_json::to_writer(&mut pending.lines, &line)
                 .map_err(|e| Error::Internal(format!("report line: {e}")))?;
             pending.lines.push(b'\n');
-        }
-        // Files of an earlier result of the same message that this one did not rewrite.
-        for old in known.iter().flat_map(|k| k.files.iter()) {
-            if !files.iter().any(|f| f.as_str() == &**old) {
-                pending.superseded.push((record.hash, old.to_string()));
+            // Files of an earlier result of the same message that this one did not rewrite:
+            // listed in the registry until removed, in case a crash comes first.
+            for old in indexed.iter().flat_map(|m| m.files.iter()) {
+                if !files.contains(old) {
+                    tx.list_superseded(record.hash.as_bytes(), old)?;
+                    pending.superseded.push((record.hash, old.clone()));
+                }
             }
+            // At once, so that the next message sees the name taken.
+            tx.index_message(
+                record.hash.as_bytes(),
+                &IndexedMessage {
+                    name: name.clone(),
+                    files,
+                    line_at,
+                    line_len: books.report_len + pending.lines.len() as u64 - line_at,
+                    run: books.run,
+                },
+            )?;
         }
         if record.conversion.facts.released_from.is_some() && !unchanged {
             pending.released += 1;
         }
-        books.known.insert(
-            record.hash,
-            Known {
-                files: files.into_iter().map(String::into_boxed_str).collect(),
-                line_before_run: line_before_run.filter(|_| unchanged),
-            },
-        );
         if record.conversion.outcome == Outcome::Recorded
             && let Some(update) = &record.conversion.facts.update
             && update.qualified
@@ -927,11 +929,10 @@ impl OutputDir {
             ipp: ipp.map(|i| tx.canonical_ipp(i)).transpose()?,
             ..ReleaseReport::default()
         };
-        let waiting: Vec<(HeldEntry, MessageHash)> = tx
-            .held_ever_for_patient(ipp, ins)?
-            .into_iter()
-            .filter_map(|e| still_waiting(books, e))
-            .collect();
+        let mut waiting: Vec<(HeldEntry, MessageHash)> = Vec::new();
+        for e in tx.held_ever_for_patient(ipp, ins)? {
+            waiting.extend(still_waiting(tx, e)?);
+        }
         let mut documents_done = HashSet::new();
         for (i, (first, _)) in waiting.iter().enumerate() {
             // Several messages held for one document (the DPI sent it again): only its latest
@@ -951,9 +952,8 @@ impl OutputDir {
                 None => first,
             };
             // Read again: what this release did so far may have settled it.
-            let Some((entry, hash)) = tx
-                .held_entry(&latest.message_hash)?
-                .and_then(|e| still_waiting(books, e))
+            let entry = tx.held_entry(&latest.message_hash)?;
+            let Some((entry, hash)) = entry.map(|e| still_waiting(tx, e)).transpose()?.flatten()
             else {
                 continue;
             };
@@ -1016,7 +1016,7 @@ impl OutputDir {
     /// except documents and deletion records ([`Folder::is_sent`]); fsyncs their folders.
     fn remove_superseded(
         &self,
-        known: &HashMap<MessageHash, Known>,
+        registry: &impl RegistryRead,
         superseded: Vec<(MessageHash, String)>,
     ) -> Result<usize, Error> {
         let mut touched = BTreeSet::new();
@@ -1025,10 +1025,13 @@ impl OutputDir {
             let Some(folder) = rel.split('/').next().and_then(Folder::from_str) else {
                 continue;
             };
-            let current = known
-                .get(&hash)
-                .is_some_and(|k| k.files.iter().any(|f| **f == *rel));
-            if folder.is_sent() || current || rel.contains("..") {
+            if folder.is_sent() || rel.contains("..") {
+                continue;
+            }
+            let current = registry
+                .indexed_message(hash.as_bytes())?
+                .is_some_and(|m| m.files.contains(&rel));
+            if current {
                 continue;
             }
             let path = self.root.join(&rel);
@@ -1080,21 +1083,37 @@ impl OutputDir {
     ) -> Result<R, Error> {
         let mut guard = self.lock()?;
         let State {
-            names,
-            known,
             report,
+            report_len,
+            run,
+            superseded_listed,
             registry,
             already_recorded,
             released,
         } = &mut *guard;
         let mut pending = Pending::default();
         let mut books = Books {
-            names,
-            known,
+            report,
+            report_len: *report_len,
+            run: *run,
             already_recorded,
         };
         let r = registry.transaction(|tx| -> Result<R, Error> {
+            if *superseded_listed {
+                // The last commit removed them after its lines were in the report.
+                tx.clear_superseded()?;
+            }
             let r = f(tx, &mut books, &mut pending)?;
+            if let Some(last) = last_line(&pending.lines) {
+                // The report once this group's lines are appended (step 4): what a run that
+                // opens the folder next will check.
+                tx.set_report_state(&ReportState {
+                    indexed_bytes: books.report_len + pending.lines.len() as u64,
+                    last_line_len: last.len() as u64,
+                    last_line_blake3: Some(*blake3::hash(last).as_bytes()),
+                    runs: books.run,
+                })?;
+            }
             // The group's files are on disk (their fsyncs started when they were staged, several
             // at a time), then take their names.
             for (synced, (_, temp, _)) in pending.synced.iter().zip(&pending.moves) {
@@ -1107,15 +1126,17 @@ impl OutputDir {
             self.sync_folders(&pending.touched)?;
             Ok(r)
         })?;
+        *superseded_listed = !pending.superseded.is_empty();
         if !pending.lines.is_empty() {
             let path = self.root.join(REPORT);
             report
                 .write_all(&pending.lines)
                 .and_then(|()| report.sync_data())
                 .map_err(|e| Error::io(path.display(), e))?;
+            *report_len += pending.lines.len() as u64;
         }
         *released += pending.released;
-        self.remove_superseded(books.known, pending.superseded)?;
+        self.remove_superseded(&*registry, pending.superseded)?;
         Ok(r)
     }
 
@@ -1136,9 +1157,11 @@ impl OutputDir {
 /// A held message (by its registry entry) that a release must convert, with its hash: still
 /// held, or released in the registry while the report still says held (a crash between the
 /// registry's commit and the report line) unless another message settled it.
-fn still_waiting(books: &Books<'_>, entry: HeldEntry) -> Option<(HeldEntry, MessageHash)> {
-    let hash = MessageHash::parse_hex(&entry.message_hash)?;
-    let reported_held = books.known.get(&hash).map(Known::is_held);
+fn still_waiting(tx: &Tx<'_>, entry: HeldEntry) -> Result<Option<(HeldEntry, MessageHash)>, Error> {
+    let Some(hash) = MessageHash::parse_hex(&entry.message_hash) else {
+        return Ok(None);
+    };
+    let reported_held = tx.indexed_message(hash.as_bytes())?.as_ref().map(is_held);
     let settled = entry
         .released_as
         .as_deref()
@@ -1147,13 +1170,21 @@ fn still_waiting(books: &Books<'_>, entry: HeldEntry) -> Option<(HeldEntry, Mess
         HeldStatus::Held => reported_held != Some(false),
         HeldStatus::Released => reported_held == Some(true) && !settled,
     };
-    waiting.then_some((entry, hash))
+    Ok(waiting.then_some((entry, hash)))
 }
 
-/// The commit's view of the NAME index and the report.
+/// The last line of `lines` (each ends with a newline), newline included.
+fn last_line(lines: &[u8]) -> Option<&[u8]> {
+    let (_, before) = lines.split_last()?;
+    Some(&lines[memchr::memrchr(b'\n', before).map_or(0, |i| i + 1)..])
+}
+
+/// The commit's view of the report (the NAME index is in the registry transaction).
 struct Books<'a> {
-    names: &'a mut NameIndex,
-    known: &'a mut HashMap<MessageHash, Known>,
+    report: &'a File,
+    /// The report's length when the group began: its lines go after.
+    report_len: u64,
+    run: u64,
     already_recorded: &'a mut u64,
 }
 
@@ -1269,104 +1300,6 @@ fn refuse_planted_links(root: &Path) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// What `report.jsonl` says when a run opens the folder ([`load_report`]).
-struct LoadedReport {
-    names: NameIndex,
-    known: HashMap<MessageHash, Known>,
-    /// Files that earlier lines of a message named and its latest line does not.
-    superseded: Vec<(MessageHash, String)>,
-    /// The hash its lines name messages by; `None` for a report with none.
-    hashed_by: Option<Algorithm>,
-}
-
-/// Rebuilds the NAME index from `report.jsonl`, cutting off a torn last line; also returns the
-/// files that earlier lines of a message named and its latest line does not (a crash between a
-/// line and the removal of its predecessor's files), and the hash the lines use.
-fn load_report(report: &mut File, path: &Path) -> Result<LoadedReport, Error> {
-    let io = |e| Error::io(path.display(), e);
-    let mut names = NameIndex::default();
-    let mut known: HashMap<MessageHash, Known> = HashMap::new();
-    let mut superseded = Vec::new();
-    let mut hashed_by: Option<Algorithm> = None;
-    report.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut reader = BufReader::new(&*report);
-    let mut line = Vec::new();
-    let mut complete_len = 0u64;
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        if line.last() != Some(&b'\n') {
-            // A line cut by a crash: never fsynced, never ACKed; its message will come again.
-            tracing::warn!(
-                "{}: removing an incomplete last line ({n} bytes) left by an interrupted run",
-                path.display()
-            );
-            break;
-        }
-        complete_len += n as u64;
-        number += 1;
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) else {
-            tracing::warn!("{}: line {number} is not JSON; ignored", path.display());
-            continue;
-        };
-        let Some(hash) = MessageHash::from_line(&value) else {
-            continue;
-        };
-        match hashed_by {
-            Some(algorithm) if algorithm != hash.algorithm() => {
-                return Err(Error::Output(format!(
-                    "{}: line {number} names its message by {}, the lines before by {}: \
-                     one folder keeps one message hash (docs/pipeline.md)",
-                    path.display(),
-                    hash.algorithm().name(),
-                    algorithm.name()
-                )));
-            }
-            _ => hashed_by = Some(hash.algorithm()),
-        }
-        if let Some(n) = value.get("name").and_then(|v| v.as_str()) {
-            names.record(n, hash);
-        }
-        let files: Box<[Box<str>]> = value
-            .get("files")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|f| f.as_str()).map(Box::from).collect())
-            .unwrap_or_default();
-        if let Some(before) = known.get(&hash) {
-            superseded.extend(
-                before
-                    .files
-                    .iter()
-                    .filter(|f| !files.contains(f))
-                    .map(|f| (hash, f.to_string())),
-            );
-        }
-        known.insert(
-            hash,
-            Known {
-                files,
-                line_before_run: Some(fingerprint(&value)),
-            },
-        );
-    }
-    drop(reader);
-    let len = report.metadata().map_err(io)?.len();
-    if len > complete_len {
-        report.set_len(complete_len).map_err(io)?;
-        report.sync_data().map_err(io)?;
-    }
-    Ok(LoadedReport {
-        names,
-        known,
-        superseded,
-        hashed_by,
-    })
 }
 
 #[cfg(test)]
@@ -1648,6 +1581,79 @@ mod tests {
         let _dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
         assert_eq!(report(tmp.path()).len(), 1);
         assert!(!tmp.path().join("held/.dmpfeed-tmp-1-1").exists());
+    }
+
+    /// A crash after the registry committed a group and before its lines reached the report:
+    /// the index says more than the report, is built again from the report, and the message,
+    /// never ACKed, gets its line when it comes again — under the same name.
+    #[test]
+    fn lines_lost_after_the_registry_committed_are_written_when_the_message_comes_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+            put(&dir, vec![("a#1", &b"m"[..], held())]);
+        }
+        std::fs::write(tmp.path().join(REPORT), b"").unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+        put(&dir, vec![("a#1", &b"m"[..], held())]);
+        let lines = report(tmp.path());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["name"], "DOC-H");
+        assert_eq!(dir.already_recorded(), 0);
+    }
+
+    /// A crash after a group's lines and before the removal of the files they superseded: the
+    /// registry listed them, and the next open removes those that are no longer current.
+    #[test]
+    fn superseded_files_listed_before_a_crash_are_removed_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hash = {
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+            put(&dir, vec![("a#1", &b"m"[..], held())])[0].hash
+        };
+        std::fs::write(tmp.path().join("held/OLD.hl7"), b"m").unwrap();
+        {
+            let mut reg = Registry::open(&registry::path_in(tmp.path())).unwrap();
+            reg.transaction(|tx| {
+                tx.list_superseded(hash.as_bytes(), "held/OLD.hl7")?;
+                tx.list_superseded(hash.as_bytes(), "held/DOC-H.hl7")
+            })
+            .unwrap();
+        }
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+        assert!(!tmp.path().join("held/OLD.hl7").exists());
+        assert!(
+            tmp.path().join("held/DOC-H.hl7").exists(),
+            "the message's current file stays"
+        );
+        let state = dir.lock().unwrap();
+        assert!(state.registry.superseded_files().unwrap().is_empty());
+    }
+
+    /// The NAME index is the registry's: a run keeps nothing per message in memory, and opening
+    /// a folder does not read again the lines the registry indexed.
+    #[test]
+    fn a_folder_opened_again_does_not_read_its_report_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+            put(
+                &dir,
+                vec![("a#1", &b"m1"[..], held()), ("a#2", &b"m2"[..], held())],
+            );
+        }
+        // The first line edited by hand (its last line, which the registry checks, intact): a
+        // run that read the report again would take the edited name.
+        let text = std::fs::read_to_string(tmp.path().join(REPORT)).unwrap();
+        let (first, rest) = text.split_once('\n').unwrap();
+        assert!(first.contains("\"name\":\"DOC-H\""), "{first}");
+        let edited = first.replacen("\"name\":\"DOC-H\"", "\"name\":\"XOC-H\"", 1);
+        std::fs::write(tmp.path().join(REPORT), format!("{edited}\n{rest}")).unwrap();
+        let dir = OutputDir::open(tmp.path(), &Config::default()).unwrap();
+        put(&dir, vec![("b#1", &b"m1"[..], held())]);
+        let lines = report(tmp.path());
+        assert_eq!(lines.len(), 3, "the edited line differs: a new line");
+        assert_eq!(lines[2]["name"], "DOC-H", "the name from the index");
     }
 
     #[test]

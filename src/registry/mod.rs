@@ -13,8 +13,9 @@
 //!
 //! * [`Registry`] — the one writer of an output folder. Every write is one SQLite transaction;
 //!   [`Registry::transaction`] groups many writes in one (group commit: a bulk run commits a batch
-//!   at a time). Inside a [`Tx`], each write runs in its own savepoint, so a write that fails
-//!   leaves nothing behind and the batch goes on.
+//!   at a time). Inside a [`Tx`], a write of several statements runs in its own savepoint, a
+//!   write of one statement is atomic by itself: a write that fails leaves nothing behind and the
+//!   batch goes on.
 //! * [`RegistryReader`] — a read-only connection (the `documents` command, workers looking up a
 //!   parent). Readers never block the writer nor each other (WAL) and see only committed data.
 //! * [`RegistryRead`] — the look-ups, the same on all three (`use dmpfeed::registry::RegistryRead`).
@@ -47,10 +48,12 @@ mod answers;
 mod documents;
 mod error;
 mod patients;
+mod report_index;
 mod schema;
 mod types;
 
 pub use error::RegistryError;
+pub use report_index::{IndexedMessage, ReportState};
 pub use types::{
     ChainPosition, Change, DeleteResult, DocumentEvent, DocumentHistory, DocumentRow,
     DocumentStatus, EventKind, HeldDocument, HeldEntry, HeldStatus, IdentityResult, MergeResult,
@@ -485,6 +488,28 @@ impl Tx<'_> {
         }
     }
 
+    /// A write of one statement: SQLite undoes a statement that fails, so it needs no savepoint
+    /// (two statements fewer than [`Tx::write`], for the writes made for every message). An
+    /// error that ended the whole transaction (SQLite rolls back on some I/O errors) poisons it.
+    fn write_one<R>(
+        &mut self,
+        f: impl FnOnce(&Db<'_>, &str) -> Result<R, RegistryError>,
+    ) -> Result<R, RegistryError> {
+        if self.poisoned {
+            return Err(self.poisoned_error());
+        }
+        let now = ts_to_sql((self.clock)());
+        let db = Db {
+            conn: &self.tx,
+            path: self.path,
+        };
+        let r = f(&db, &now);
+        if r.is_err() && self.tx.is_autocommit() {
+            self.poisoned = true;
+        }
+        r
+    }
+
     fn poisoned_error(&self) -> RegistryError {
         RegistryError::Corrupt {
             path: self.path.to_owned(),
@@ -540,7 +565,44 @@ impl Tx<'_> {
         message_hash: &str,
         answers: &str,
     ) -> Result<Change, RegistryError> {
-        self.write(|db, now| db.remember_answers(message_hash, answers, now))
+        // A look-up, then one statement.
+        self.write_one(|db, now| db.remember_answers(message_hash, answers, now))
+    }
+
+    /// Records a message's latest report line in the NAME index (schema v5). A message keeps
+    /// the NAME it has; a NAME another message owns is refused (the caller asks
+    /// [`RegistryRead::name_owner`] first).
+    pub fn index_message(
+        &mut self,
+        message_hash: &[u8],
+        m: &IndexedMessage,
+    ) -> Result<(), RegistryError> {
+        self.write_one(|db, _| db.index_message(message_hash, m))
+    }
+
+    /// Records how far the index has read `report.jsonl`.
+    pub fn set_report_state(&mut self, state: &ReportState) -> Result<(), RegistryError> {
+        self.write_one(|db, _| db.set_report_state(state))
+    }
+
+    /// Empties the NAME index, before the report is indexed again from its start.
+    pub fn clear_report_index(&mut self) -> Result<(), RegistryError> {
+        self.write_one(|db, _| db.clear_report_index())
+    }
+
+    /// Lists a file of an earlier result of a message, to remove once the newer line is in the
+    /// report.
+    pub fn list_superseded(
+        &mut self,
+        message_hash: &[u8],
+        path: &str,
+    ) -> Result<(), RegistryError> {
+        self.write_one(|db, _| db.list_superseded(message_hash, path))
+    }
+
+    /// Empties the list of superseded files (all removed).
+    pub fn clear_superseded(&mut self) -> Result<(), RegistryError> {
+        self.write_one(|db, _| db.clear_superseded())
     }
 
     /// Records a patient's identity from an ADT message (the latest message wins).
@@ -708,6 +770,29 @@ pub trait RegistryRead: sealed::Sealed {
     /// The answers the message's last conversion got ([`Tx::remember_answers`]).
     fn answers(&self, message_hash: &str) -> Result<Option<String>, RegistryError> {
         snapshot(self.parts(), |db| db.answers(message_hash))
+    }
+
+    /// A message of the NAME index by its hash (raw bytes), if the report has a line for it.
+    fn indexed_message(
+        &self,
+        message_hash: &[u8],
+    ) -> Result<Option<IndexedMessage>, RegistryError> {
+        snapshot(self.parts(), |db| db.indexed_message(message_hash))
+    }
+
+    /// The message of the NAME index that owns `name`, compared without case.
+    fn name_owner(&self, name: &str) -> Result<Option<Vec<u8>>, RegistryError> {
+        snapshot(self.parts(), |db| db.name_owner(name))
+    }
+
+    /// How far the NAME index has read `report.jsonl`; `None` before it ever did.
+    fn report_state(&self) -> Result<Option<ReportState>, RegistryError> {
+        snapshot(self.parts(), |db| db.report_state())
+    }
+
+    /// Files listed by [`Tx::list_superseded`] and not yet removed.
+    fn superseded_files(&self) -> Result<Vec<(Vec<u8>, String)>, RegistryError> {
+        snapshot(self.parts(), |db| db.superseded_files())
     }
 
     /// A held message by its hash, held or released.

@@ -18,7 +18,7 @@ pub const APPLICATION_ID: i32 = 0x444d_5066;
 /// The schema this dmpfeed writes.
 pub const CURRENT: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// v1: documents and their history (issue 9), patients, held messages, oppositions and merges
 /// (issue 10).
@@ -163,6 +163,44 @@ CREATE TABLE message_identity (
 ) STRICT;
 -- A registry being upgraded named its messages by SHA-1; a new one is set by `migrate_to`.
 INSERT INTO message_identity (id, algorithm) VALUES (1, 'sha1');
+"#;
+
+/// v5: the NAME index (docs/pipeline.md, "NAME"): what `report.jsonl` says of each message,
+/// looked up here rather than held in memory, so that a run's memory does not grow with the
+/// folder's history and opening a folder reads only the lines appended since it was indexed.
+/// The report stays the record: the index is rebuilt from it whenever the two disagree.
+const V5: &str = r#"
+-- One row per message the report has a line for: its NAME and the files and place of its latest
+-- line. `message_hash` is the hash of the report's lines as bytes (BLAKE3 32, SHA-1 20).
+CREATE TABLE report_index (
+    message_hash BLOB PRIMARY KEY CHECK (length(message_hash) IN (20, 32)),
+    name         TEXT CHECK (name <> ''),                  -- NULL: its lines name no file
+    files        TEXT NOT NULL,                            -- JSON array, as its latest line
+    line_at      INTEGER NOT NULL CHECK (line_at >= 0),    -- byte offset of that line
+    line_len     INTEGER NOT NULL CHECK (line_len > 0),    -- its length, newline included
+    run          INTEGER NOT NULL CHECK (run >= 0)         -- the run that wrote it; 0: before
+) STRICT, WITHOUT ROWID;
+-- Two messages never share a NAME, whatever its case (case-insensitive file systems).
+CREATE UNIQUE INDEX report_index_name ON report_index (lower(name)) WHERE name IS NOT NULL;
+
+-- How far the index has read report.jsonl: its length then, and the last line read (its length
+-- and BLAKE3), to recognise the same report; runs begun in this folder.
+CREATE TABLE report_state (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    indexed_bytes    INTEGER NOT NULL CHECK (indexed_bytes >= 0),
+    last_line_len    INTEGER NOT NULL CHECK (last_line_len >= 0),
+    last_line_blake3 BLOB,
+    runs             INTEGER NOT NULL CHECK (runs >= 0)
+) STRICT;
+
+-- Files of an earlier result that a newer line of their message no longer names, listed in the
+-- transaction of that line and removed after it is in the report: a crash in between leaves them
+-- listed, and the next run removes them.
+CREATE TABLE superseded_files (
+    message_hash BLOB NOT NULL,
+    path         TEXT NOT NULL CHECK (path <> ''),
+    PRIMARY KEY (message_hash, path)
+) STRICT, WITHOUT ROWID;
 "#;
 
 /// What the schema check found.
