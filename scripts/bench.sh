@@ -9,7 +9,8 @@
 # pass), the CPU time (user + system, all threads) and the peak RSS (/usr/bin/time):
 #   * dmpfeed convert, bulk, directory form, --jobs 1 and all cores, output on the disk (durable);
 #   * the same with the output on tmpfs (/dev/shm): the CPU side, without the disk;
-#   * one job confined to one core (taskset -c 0) against all jobs on all cores: the scaling;
+#   * one job confined to one core (taskset -c 0) against all jobs on all cores: the scaling,
+#     best against best and in pairs of runs a second apart (scripts/scaling.py);
 #   * stream mode: the MLLP stream piped to `dmpfeed convert --out … --ack`, ACKs to /dev/null;
 #   * stream latency p50/p99 at a steady rate (STREAM_RATE messages/s, default 100);
 #   * the PDF-only and text-only sub-corpora (targets: PDF >= 1 GB/s, text >= 10,000 docs/s);
@@ -20,7 +21,7 @@
 # With ARCHIVE_MESSAGES=28000 it also builds a .tar.gz of that many mixed messages (1.96 GB of
 # messages, 1.34 GB gzipped) and reports the bulk peak RSS converting it (minutes, ~6 GB of disk).
 #
-# Environment: RUNS (best of, default 3), TEXT_MESSAGES (text-only corpus, default 10000),
+# Environment: RUNS (best of, default 3), SCALING_PAIRS (default 9), TEXT_MESSAGES (text-only corpus, default 10000),
 # STREAM_RATE (default 100), BENCH_OUT (output root on the disk measured, default bench-out/),
 # BENCH_SETTLE (default 300: seconds to wait after the previous run removed its outputs, see below).
 # Timings are wall-clock on a shared machine: read the ratios, run again when in doubt.
@@ -195,6 +196,12 @@ CP1=$(best_of "convert PDF-only, --jobs 1 on 1 core (taskset -c 0), tmpfs" "$F_P
 CPN=$(best_of "convert PDF-only, --jobs $CORES, tmpfs" "$F_PDF" "$PDF_MSGS" "$PDF_BYTES" -- $BIN convert "$MIXED/pdf" --out @OUT@ --quiet --jobs "$CORES")
 CX1=$(best_of "convert text-only, --jobs 1 on 1 core (taskset -c 0), tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $PIN1 $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs 1)
 CXN=$(best_of "convert text-only, --jobs $CORES, tmpfs" "$F_TEXT" "$TXT_MSGS" "$TXT_BYTES" -- $BIN convert "$TEXT/text" --out @OUT@ --quiet --jobs "$CORES")
+# The same scaling in pairs (scripts/scaling.py): one core, then all cores, a second apart, so
+# that both runs of a pair see the same load from the other tenants; the median of the ratios.
+PAIRS=${SCALING_PAIRS:-9}
+SC_MIXED=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$MIXED/pdf" "$MIXED/text")
+SC_PDF=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$MIXED/pdf")
+SC_TEXT=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$TEXT/text")
 best_of "stream: MLLP on stdin, --ack, disk" "$F_MLLP" "$MSGS" "$MLLP_BYTES" -- sh -c "$BIN convert --out @OUT@ --ack --quiet < $MIXED/stream.mllp" >/dev/null
 
 LAT_N=$(( MSGS < 1000 ? MSGS : 1000 ))
@@ -206,14 +213,18 @@ echo "corpus: $MSGS mixed messages ($((BYTES / 1000000)) MB: $PDF_MSGS PDF, $((M
 echo
 cat "$ROWS"
 echo
-python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" "$PT1" "$PT_PDF" "$PDF_BYTES" <<'EOF'
+python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" "$PT1" "$PT_PDF" "$PDF_BYTES" "$SC_MIXED" "$SC_PDF" "$SC_TEXT" <<'EOF'
 import json, sys
 j1, jn, t1, tn, cores = map(float, sys.argv[1:6])
 lat = json.loads(sys.argv[6])
 x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn, sf_text, sf_pdf, pt1, pt_pdf, pdf_bytes = map(float, sys.argv[8:25])
+sc = [json.loads(a) for a in sys.argv[25:28]]
 print(f"{int(cores)} jobs / 1 job (mixed), unpinned: disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
-print(f"{int(cores)} jobs on {int(cores)} cores / 1 job on 1 core (tmpfs): mixed {c1 / tn:.2f}x, "
+print(f"{int(cores)} jobs on {int(cores)} cores / 1 job on 1 core (tmpfs), best / best: mixed {c1 / tn:.2f}x, "
       f"PDF-only {cp1 / cpn:.2f}x, text-only {cx1 / cxn:.2f}x")
+print(f"the same in {sc[0]['pairs']} pairs (median, lowest-highest): "
+      + ", ".join(f"{name} {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f})"
+                  for name, s in zip(("mixed", "PDF-only", "text-only"), sc)))
 print(f"text-only on disk: {txt_n / x1:,.0f} documents/s with 1 job, {txt_n / xn:,.0f} with {int(cores)}; "
       f"the disk's floor for as many durable files: {fs_text:,.0f} files/s by fsync, {sf_text:,.0f} by syncfs "
       f"({txt_n / x1 / max(fs_text, sf_text):.0%} of the faster reached with 1 job)")
