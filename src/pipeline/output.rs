@@ -18,8 +18,10 @@
 //!      answer) and the message is converted and staged again if one changed; it gets its NAME
 //!      ([`super::name`]); what it means is written in the transaction (document, deletion, held
 //!      message, identity, opposition, merge); its report line is built (after the registry
-//!      decided: the line names the warnings it gave); an ADT whose identity is qualified
-//!      releases the messages held for its patient, each converted, staged and given a line;
+//!      decided: the line names the warnings it gave) and indexed ([`super::index`]: its NAME,
+//!      files and place in the report, the files it supersedes listed); an ADT whose identity is
+//!      qualified releases the messages held for its patient, each converted, staged and given a
+//!      line;
 //!   2. the group's temporary files are waited for until durable (most already are), renamed to
 //!      their NAMEs, and each folder touched is fsynced (or the file system synced once) — the
 //!      files are durable;
@@ -30,13 +32,14 @@
 //!
 //!   Only then does the caller ACK. A kill -9 before 3 leaves at most files without rows and
 //!   lines: the message, not ACKed, comes again and is converted under the same name. Between 3
-//!   and 4, rows without lines: the message comes again, the registry recognises it (same bytes,
-//!   same answers) and the line is written. Between 4 and 5, superseded files, removed when the
-//!   folder is next opened. A release reads the held original from `held/` (from its temporary
+//!   and 4, rows without lines (and an index ahead of the report, rebuilt from the report when
+//!   the folder is next opened): the message comes again, the registry recognises it (same
+//!   bytes, same answers) and the line is written. Between 4 and 5, superseded files, listed in
+//!   the registry and removed when the folder is next opened. A release reads the held original from `held/` (from its temporary
 //!   when it was held in the same group), which is removed only at step 5, after the released
 //!   document and its row are durable: never lost, never doubled.
-//! * Reruns: the NAME index is rebuilt from `report.jsonl`, so the same message gets the same
-//!   name and its files are replaced. A line is not appended again when the report already held,
+//! * Reruns: the NAME index ([`super::index`], in the registry, kept in step with
+//!   `report.jsonl`) gives the same message the same name, and its files are replaced. A line is not appended again when the report already held,
 //!   when the run started, a line for the same message (same bytes) with the same result; so a
 //!   message re-sent after a crash, or a whole input converted twice, leaves one line. When the
 //!   result changed (a new configuration), a new line is appended and the files of the old result
@@ -289,9 +292,9 @@ pub struct ReleaseReport {
 }
 
 impl OutputDir {
-    /// Creates or opens `root`: the folders, the lock, stale temporaries removed, the NAME index
-    /// rebuilt from `report.jsonl` (a torn last line, from a crash mid-write, is cut off), the
-    /// files of superseded results removed, the registry opened (created, or upgraded).
+    /// Creates or opens `root`: the folders, the lock, stale temporaries removed, the registry
+    /// opened (created, or upgraded), the NAME index brought up to `report.jsonl` (a torn last
+    /// line, from a crash mid-write, is cut off), the files of superseded results removed.
     /// Makes every conversion into this folder (those of a run, re-conversions at commit time,
     /// releases) write the artefacts `emit` asks for besides the CDA.
     pub fn with_emit(mut self, emit: Emit) -> OutputDir {
