@@ -5,9 +5,9 @@
 //! "The same message" is the same bytes: the hash of the framed message (MLLP bytes excluded;
 //! [`crate::message_hash`]). The registry's NAME index remembers which message owns which name,
 //! across runs into the same folder (`super::index`: built from `report.jsonl`, whose lines
-//! carry `name` and the hash). A name already owned by other bytes is settled with a suffix taken from the message's
-//! own hash, `-` + 12 hex digits (all of them if even that is taken), so that the suffix says
-//! which message it is. Names are compared without case, so that two names never collide on a
+//! carry `name` and the hash). A name already owned by other bytes is settled with a suffix
+//! taken from the message's own hash, `-` + 12 hex digits (all of them if even that is taken),
+//! so that the suffix says which message it is. Names are compared without case, so that two names never collide on a
 //! case-insensitive file system.
 //!
 //! This module does no I/O.

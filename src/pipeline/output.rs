@@ -35,12 +35,13 @@
 //!   and 4, rows without lines (and an index ahead of the report, rebuilt from the report when
 //!   the folder is next opened): the message comes again, the registry recognises it (same
 //!   bytes, same answers) and the line is written. Between 4 and 5, superseded files, listed in
-//!   the registry and removed when the folder is next opened. A release reads the held original from `held/` (from its temporary
-//!   when it was held in the same group), which is removed only at step 5, after the released
-//!   document and its row are durable: never lost, never doubled.
+//!   the registry and removed when the folder is next opened. A release reads the held original
+//!   from `held/` (from its temporary when it was held in the same group), which is removed only
+//!   at step 5, after the released document and its row are durable: never lost, never doubled.
 //! * Reruns: the NAME index ([`super::index`], in the registry, kept in step with
-//!   `report.jsonl`) gives the same message the same name, and its files are replaced. A line is not appended again when the report already held,
-//!   when the run started, a line for the same message (same bytes) with the same result; so a
+//!   `report.jsonl`) gives the same message the same name, and its files are replaced. A line is
+//!   not appended again when the report already held, when the run started, a line for the same
+//!   message (same bytes) with the same result; so a
 //!   message re-sent after a crash, or a whole input converted twice, leaves one line. When the
 //!   result changed (a new configuration), a new line is appended and the files of the old result
 //!   that the new one does not rewrite are removed, so a message is in one outcome folder —
