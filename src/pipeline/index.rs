@@ -349,13 +349,18 @@ mod tests {
     use std::fs::OpenOptions;
     use std::io::Write;
 
-    /// A report line for message `m`: its hash, a NAME and one file.
-    fn line(m: &str) -> String {
+    /// A report line for the message of bytes `m`: its hash, `name`, `files`.
+    fn line_of(m: &str, name: &str, files: &[&str]) -> String {
         let hash = Algorithm::NEW_FOLDERS.hash(m.as_bytes());
         let mut v = serde_json::to_value(hash).unwrap();
-        v["name"] = m.into();
-        v["files"] = serde_json::json!([format!("held/{m}.hl7")]);
+        v["name"] = name.into();
+        v["files"] = serde_json::json!(files);
         format!("{v}\n")
+    }
+
+    /// A report line for message `m`, named `m`, held.
+    fn line(m: &str) -> String {
+        line_of(m, m, &[&format!("held/{m}.hl7")])
     }
 
     struct Folder {
@@ -451,10 +456,7 @@ mod tests {
     fn a_later_line_of_a_message_supersedes_the_files_of_its_earlier_one() {
         let mut f = Folder::new();
         let hash = Algorithm::NEW_FOLDERS.hash(b"a");
-        let mut later = serde_json::to_value(hash).unwrap();
-        later["name"] = "a".into();
-        later["files"] = serde_json::json!(["documents/a.xml"]);
-        f.append(&format!("{}{later}\n", line("a")));
+        f.append(&(line("a") + &line_of("a", "a", &["documents/a.xml"])));
         let opened = f.open();
         assert_eq!(opened.superseded, [(hash, "held/a.hl7".to_owned())]);
         let m = f
@@ -470,11 +472,8 @@ mod tests {
     fn a_name_already_owned_is_not_given_to_a_second_message() {
         let mut f = Folder::new();
         let other = Algorithm::NEW_FOLDERS.hash(b"other");
-        let mut v = serde_json::to_value(other).unwrap();
-        v["name"] = "A".into();
-        v["files"] = serde_json::json!([]);
         // A hand-edited report gives "a" (and "A": the same name without case) to two messages.
-        f.append(&format!("{}{v}\n", line("a")));
+        f.append(&(line("a") + &line_of("other", "A", &[])));
         f.open();
         assert_eq!(f.name_of("a").as_deref(), Some("a"));
         let m = f

@@ -461,14 +461,7 @@ impl Tx<'_> {
         &mut self,
         f: impl FnOnce(&Db<'_>, &str) -> Result<R, RegistryError>,
     ) -> Result<R, RegistryError> {
-        if self.poisoned {
-            return Err(self.poisoned_error());
-        }
-        let now = ts_to_sql((self.clock)());
-        let db = Db {
-            conn: &self.tx,
-            path: self.path,
-        };
+        let (db, now) = self.writer()?;
         db.exec_cached("SAVEPOINT registry_write")?;
         match f(&db, &now) {
             Ok(r) => {
@@ -495,19 +488,24 @@ impl Tx<'_> {
         &mut self,
         f: impl FnOnce(&Db<'_>, &str) -> Result<R, RegistryError>,
     ) -> Result<R, RegistryError> {
-        if self.poisoned {
-            return Err(self.poisoned_error());
-        }
-        let now = ts_to_sql((self.clock)());
-        let db = Db {
-            conn: &self.tx,
-            path: self.path,
-        };
+        let (db, now) = self.writer()?;
         let r = f(&db, &now);
         if r.is_err() && self.tx.is_autocommit() {
             self.poisoned = true;
         }
         r
+    }
+
+    /// The connection and the time of a write, unless a failed write poisoned the transaction.
+    fn writer(&self) -> Result<(Db<'_>, String), RegistryError> {
+        if self.poisoned {
+            return Err(self.poisoned_error());
+        }
+        let db = Db {
+            conn: &self.tx,
+            path: self.path,
+        };
+        Ok((db, ts_to_sql((self.clock)())))
     }
 
     fn poisoned_error(&self) -> RegistryError {
