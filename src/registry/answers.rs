@@ -3,7 +3,6 @@
 
 use super::Db;
 use super::error::RegistryError;
-use super::types::Change;
 use rusqlite::{OptionalExtension, params};
 
 impl Db<'_> {
@@ -15,26 +14,37 @@ impl Db<'_> {
         )
     }
 
+    /// One statement: a message's answers inserted, or replaced when they differ (the same
+    /// answers again write nothing). True when written.
     pub(crate) fn remember_answers(
         &self,
         message_hash: &str,
         answers: &str,
         now: &str,
-    ) -> Result<Change, RegistryError> {
-        let before = self.answers(message_hash)?;
-        if before.as_deref() == Some(answers) {
-            return Ok(Change::Unchanged);
-        }
+    ) -> Result<bool, RegistryError> {
         let mut stmt = self.sql(self.conn.prepare_cached(
             "INSERT INTO answers (message_hash, answers, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (message_hash) DO UPDATE SET answers = excluded.answers,
-               updated_at = excluded.updated_at",
+               updated_at = excluded.updated_at
+             WHERE answers IS NOT excluded.answers",
         ))?;
-        self.sql(stmt.execute(params![message_hash, answers, now]))?;
-        Ok(if before.is_some() {
-            Change::Updated
-        } else {
-            Change::Inserted
-        })
+        Ok(self.sql(stmt.execute(params![message_hash, answers, now]))? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::{Registry, RegistryRead};
+
+    #[test]
+    fn answers_are_written_when_new_or_changed_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(&dir.path().join("registry.sqlite")).unwrap();
+        let mut remember = |a: &str| reg.transaction(|tx| tx.remember_answers("h1", a)).unwrap();
+        assert!(remember("[1]"), "new");
+        assert!(!remember("[1]"), "the same again");
+        assert!(remember("[2]"), "changed");
+        assert_eq!(reg.answers("h1").unwrap().as_deref(), Some("[2]"));
+        assert_eq!(reg.answers("h2").unwrap(), None);
     }
 }

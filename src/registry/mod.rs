@@ -557,13 +557,12 @@ impl Tx<'_> {
     }
 
     /// Keeps the answers a message's conversion got (opaque JSON from the pipeline), replacing
-    /// those of an earlier conversion of the same message.
+    /// those of an earlier conversion of the same message; true when written (new, or changed).
     pub fn remember_answers(
         &mut self,
         message_hash: &str,
         answers: &str,
-    ) -> Result<Change, RegistryError> {
-        // A look-up, then one statement.
+    ) -> Result<bool, RegistryError> {
         self.write_one(|db, now| db.remember_answers(message_hash, answers, now))
     }
 
