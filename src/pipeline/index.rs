@@ -82,7 +82,14 @@ pub fn open(report: &mut File, path: &Path, registry: &mut Registry) -> Result<O
                 path.display()
             );
         }
-        registry.transaction(|tx| tx.clear_report_index())?;
+        // Forgotten with the index, so that a report now empty is not taken for the old one.
+        registry.transaction(|tx| {
+            tx.clear_report_index()?;
+            tx.set_report_state(&ReportState {
+                runs: state.runs,
+                ..ReportState::default()
+            })
+        })?;
         0
     };
     let mut superseded = Vec::new();
@@ -440,6 +447,12 @@ mod tests {
         std::fs::write(&f.report_path, line("x")).unwrap();
         assert_eq!(f.open().lines_indexed, 1);
         assert_eq!(f.name_of("y"), None);
+        // Emptied: nothing indexed, and the next open finds the report as indexed.
+        std::fs::write(&f.report_path, "").unwrap();
+        assert_eq!(f.open().lines_indexed, 0);
+        assert_eq!(f.name_of("x"), None);
+        let state = f.registry.report_state().unwrap().unwrap();
+        assert_eq!((state.indexed_bytes, state.last_line_blake3), (0, None));
     }
 
     #[test]
