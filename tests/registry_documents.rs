@@ -447,7 +447,7 @@ fn new_registry_is_wal_with_the_current_schema() {
     let v: i64 = conn
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 5);
+    assert_eq!(v, i64::from(dmpfeed::registry::SCHEMA_VERSION));
     assert_eq!(
         reg.message_hash_algorithm(),
         Algorithm::Blake3,
@@ -540,7 +540,7 @@ fn an_older_registry_is_upgraded_and_keeps_its_documents() {
         .unwrap()
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 5);
+    assert_eq!(v, i64::from(dmpfeed::registry::SCHEMA_VERSION));
     // Its rows name their messages by SHA-1 (`h1` stands for one): the folder keeps SHA-1.
     assert_eq!(reg.message_hash_algorithm(), Algorithm::Sha1);
     let old = reg.find_document("1.9.1").unwrap().unwrap();
@@ -561,6 +561,93 @@ fn an_older_registry_is_upgraded_and_keeps_its_documents() {
         named(&RegistryReader::open(&path).unwrap(), "DOC-B").len(),
         1
     );
+}
+
+/// What `EXPLAIN` says SQLite does for `sql` (its one parameter bound): its opcodes.
+fn opcodes(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+    let rows = stmt
+        .query_map(["current"], |r| r.get::<_, String>(1))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+const INSERT_DOCUMENT: &str = "INSERT INTO documents (source_id, cda_id, set_id, version, status,
+    output_path, source, message_hash, event, created_at, updated_at)
+    VALUES ('1.9.2', '1.9.2', '1.9.2', 1, ?1, 'documents/b.xml', 'in#2', 'h2', 'MDM^T02',
+    '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')";
+const INSERT_EVENT: &str = "INSERT INTO document_events (source_id, kind, event, version,
+    output_path, source, message_hash, at)
+    VALUES ('1.9.2', ?1, 'MDM^T02', 1, 'documents/b.xml', 'in#2', 'h2', '2026-01-01T00:00:00Z')";
+
+#[test]
+fn v6_checks_status_and_kind_without_an_ephemeral_table_and_keeps_the_rows() {
+    assert_eq!(dmpfeed::registry::SCHEMA_VERSION, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    dmpfeed::registry::create_at_schema(&path, 5).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // v1's `status IN (…)`: SQLite builds a table to check it at every insert.
+        assert!(opcodes(&conn, INSERT_DOCUMENT).contains(&"OpenEphemeral".to_owned()));
+        conn.execute(INSERT_DOCUMENT, ["current"]).unwrap();
+        conn.execute(INSERT_EVENT, ["original"]).unwrap();
+    }
+    drop(Registry::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for sql in [INSERT_DOCUMENT, INSERT_EVENT] {
+        let ops = opcodes(&conn, sql);
+        assert!(!ops.contains(&"OpenEphemeral".to_owned()), "{sql}: {ops:?}");
+    }
+    // The same values refused as before, the rows kept, the file whole.
+    for (sql, bad) in [(INSERT_DOCUMENT, "sent"), (INSERT_EVENT, "created")] {
+        let e = conn.execute(sql, [bad]).unwrap_err();
+        assert!(e.to_string().contains("CHECK constraint failed"), "{e}");
+    }
+    let kept: (String, String) = conn
+        .query_row(
+            "SELECT d.status, e.kind FROM documents d JOIN document_events e USING (source_id)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, ("current".to_owned(), "original".to_owned()));
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    // Each status and kind the registry writes still goes in.
+    for (status, kind) in [
+        ("current", "original"),
+        ("replaced", "replacement"),
+        ("deleted", "update"),
+    ] {
+        conn.execute("DELETE FROM documents", []).unwrap();
+        conn.execute("DELETE FROM document_events", []).unwrap();
+        conn.execute(INSERT_DOCUMENT, [status]).unwrap();
+        conn.execute(INSERT_EVENT, [kind]).unwrap();
+    }
+}
+
+#[test]
+fn a_table_not_as_dmpfeed_made_it_is_not_upgraded_to_v6() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    dmpfeed::registry::create_at_schema(&path, 5).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TABLE document_events;
+             CREATE TABLE document_events (id INTEGER PRIMARY KEY, kind TEXT) STRICT;",
+        )
+        .unwrap();
+    let e = Registry::open(&path).unwrap_err();
+    assert!(e.to_string().contains("document_events"), "{e}");
+    let v: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 5, "left at its version");
 }
 
 #[test]

@@ -338,8 +338,8 @@ impl Db<'_> {
         }
     }
 
-    /// Records a converted document (see [`crate::registry::Tx::record_converted`]). Runs inside
-    /// the caller's savepoint: any error leaves nothing behind.
+    /// Records a converted document (see [`crate::registry::Tx::record_converted`]). A chain
+    /// conflict is found before the first change, so that the refusal leaves nothing behind.
     pub(crate) fn record_converted(
         &self,
         doc: &NewDocument<'_>,

@@ -13,9 +13,10 @@
 //!
 //! * [`Registry`] — the one writer of an output folder. Every write is one SQLite transaction;
 //!   [`Registry::transaction`] groups many writes in one (group commit: a bulk run commits a batch
-//!   at a time). Inside a [`Tx`], a write of several statements runs in its own savepoint, a
-//!   write of one statement is atomic by itself: a write that fails leaves nothing behind and the
-//!   batch goes on.
+//!   at a time). Inside a [`Tx`], a write refused for what it asks (a chain conflict, a merge
+//!   cycle) is refused before it changes anything: nothing of it stays and the batch goes on. A
+//!   write that fails after it changed rows (a bug, a failing disk) poisons the transaction,
+//!   which then commits nothing.
 //! * [`RegistryReader`] — a read-only connection (the `documents` command, workers looking up a
 //!   parent). Readers never block the writer nor each other (WAL) and see only committed data.
 //! * [`RegistryRead`] — the look-ups, the same on all three (`use dmpfeed::registry::RegistryRead`).
@@ -54,6 +55,9 @@ mod types;
 
 pub use error::RegistryError;
 pub use report_index::{IndexedMessage, ReportState};
+/// The schema this dmpfeed writes (`SELECT MAX(version) FROM schema_version`); an older registry
+/// is upgraded to it by the first writer that opens it.
+pub use schema::CURRENT as SCHEMA_VERSION;
 pub use types::{
     ChainPosition, Change, DeleteResult, DocumentEvent, DocumentHistory, DocumentRow,
     DocumentStatus, EventKind, HeldDocument, HeldEntry, HeldStatus, IdentityResult, MergeResult,
@@ -104,7 +108,7 @@ pub struct Tx<'r> {
     tx: Open<'r>,
     path: &'r Path,
     clock: &'r Clock,
-    /// A failed write could not be rolled back to its savepoint: commit is refused.
+    /// A write failed after it changed rows: commit is refused.
     poisoned: bool,
 }
 
@@ -161,8 +165,8 @@ impl Registry {
         // (NORMAL would only protect against a process crash).
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sql)?;
-        // Each write runs in a savepoint, whose undo pages go to a statement journal: in memory,
-        // not a temporary file written page by page (half the cost of a bulk run otherwise).
+        // A statement journal (a statement that may fail after its first change) and the
+        // ephemeral tables of some queries stay in memory, not in temporary files.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(sql)?;
         cache_statements(&conn).map_err(sql)?;
@@ -454,43 +458,24 @@ fn check_found(path: &Path, found: schema::Found, read_only: bool) -> Result<(),
 }
 
 impl Tx<'_> {
-    /// Runs one write in a savepoint: on error, nothing of it stays in the transaction. (Cached
-    /// `SAVEPOINT` statements rather than rusqlite's `savepoint()`, which parses its SQL anew
-    /// each time: a bulk run makes one per document.)
+    /// Runs one write. A write that fails before it changed anything leaves nothing behind
+    /// (SQLite undoes a statement that fails; the refusals a caller may go on after —
+    /// [`RegistryError::ChainConflict`], [`RegistryError::MergeCycle`] — are decided before the
+    /// first change), so the batch goes on. One that fails after some of its statements changed
+    /// rows, or an error that ended the whole transaction (SQLite rolls back on some I/O errors),
+    /// poisons the transaction: it must not commit half a write.
+    ///
+    /// No savepoint per write: each one made SQLite copy every page the write touched into the
+    /// statement journal and free it again (14 % of the committer's instructions for a text
+    /// message, docs/performance.md), to undo what only a bug or a failing disk could leave.
     fn write<R>(
         &mut self,
         f: impl FnOnce(&Db<'_>, &str) -> Result<R, RegistryError>,
     ) -> Result<R, RegistryError> {
         let (db, now) = self.writer()?;
-        db.exec_cached("SAVEPOINT registry_write")?;
-        match f(&db, &now) {
-            Ok(r) => {
-                db.exec_cached("RELEASE registry_write")?;
-                Ok(r)
-            }
-            Err(e) => {
-                let undone = db
-                    .exec_cached("ROLLBACK TO registry_write")
-                    .and_then(|()| db.exec_cached("RELEASE registry_write"));
-                if undone.is_err() {
-                    // The failed write may still be in the transaction: it must not commit.
-                    self.poisoned = true;
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// A write of one statement: SQLite undoes a statement that fails, so it needs no savepoint
-    /// (two statements fewer than [`Tx::write`], for the writes made for every message). An
-    /// error that ended the whole transaction (SQLite rolls back on some I/O errors) poisons it.
-    fn write_one<R>(
-        &mut self,
-        f: impl FnOnce(&Db<'_>, &str) -> Result<R, RegistryError>,
-    ) -> Result<R, RegistryError> {
-        let (db, now) = self.writer()?;
+        let changes = self.tx.total_changes();
         let r = f(&db, &now);
-        if r.is_err() && self.tx.is_autocommit() {
+        if r.is_err() && (self.tx.is_autocommit() || self.tx.total_changes() != changes) {
             self.poisoned = true;
         }
         r
@@ -512,7 +497,7 @@ impl Tx<'_> {
         RegistryError::Corrupt {
             path: self.path.to_owned(),
             table: "(transaction)",
-            what: "a failed write could not be undone; the transaction is abandoned".to_owned(),
+            what: "a write failed after it changed rows; the transaction is abandoned".to_owned(),
         }
     }
 
@@ -563,7 +548,7 @@ impl Tx<'_> {
         message_hash: &str,
         answers: &str,
     ) -> Result<bool, RegistryError> {
-        self.write_one(|db, now| db.remember_answers(message_hash, answers, now))
+        self.write(|db, now| db.remember_answers(message_hash, answers, now))
     }
 
     /// Records a message's latest report line in the NAME index (schema v5). A message keeps
@@ -574,17 +559,17 @@ impl Tx<'_> {
         message_hash: &[u8],
         m: &IndexedMessage,
     ) -> Result<(), RegistryError> {
-        self.write_one(|db, _| db.index_message(message_hash, m))
+        self.write(|db, _| db.index_message(message_hash, m))
     }
 
     /// Records how far the index has read `report.jsonl`.
     pub fn set_report_state(&mut self, state: &ReportState) -> Result<(), RegistryError> {
-        self.write_one(|db, _| db.set_report_state(state))
+        self.write(|db, _| db.set_report_state(state))
     }
 
     /// Empties the NAME index, before the report is indexed again from its start.
     pub fn clear_report_index(&mut self) -> Result<(), RegistryError> {
-        self.write_one(|db, _| db.clear_report_index())
+        self.write(|db, _| db.clear_report_index())
     }
 
     /// Lists a file of an earlier result of a message, to remove once the newer line is in the
@@ -594,12 +579,12 @@ impl Tx<'_> {
         message_hash: &[u8],
         path: &str,
     ) -> Result<(), RegistryError> {
-        self.write_one(|db, _| db.list_superseded(message_hash, path))
+        self.write(|db, _| db.list_superseded(message_hash, path))
     }
 
     /// Empties the list of superseded files (all removed).
     pub fn clear_superseded(&mut self) -> Result<(), RegistryError> {
-        self.write_one(|db, _| db.clear_superseded())
+        self.write(|db, _| db.clear_superseded())
     }
 
     /// Records a patient's identity from an ADT message (the latest message wins).
@@ -966,6 +951,54 @@ mod tests {
         cache_statements(&registry).unwrap();
         setup(&registry);
         assert_eq!(reprepared(&registry, sql, 5), 0);
+    }
+
+    fn choice(ipp: &str) -> Opposition<'_> {
+        Opposition {
+            ipp,
+            opposed: true,
+            since: None,
+            source: "in#1",
+            message_hash: "h1",
+        }
+    }
+
+    #[test]
+    fn a_write_that_fails_after_a_change_is_never_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(&dir.path().join("registry.sqlite")).unwrap();
+        let r = reg.transaction(|tx| -> Result<(), RegistryError> {
+            tx.set_opposition(&choice("IPP-KEPT"))?;
+            // A write whose second statement fails, as a bug or a failing disk would make it.
+            let failed = tx.write(|db, now| {
+                db.set_opposition(&choice("IPP-HALF"), now)?;
+                db.exec_cached("INSERT INTO oppositions (ipp) VALUES ('')")
+            });
+            assert!(failed.is_err());
+            // Whatever the caller does next, the transaction is refused.
+            assert!(tx.set_opposition(&choice("IPP-AFTER")).is_err());
+            Ok(())
+        });
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("abandoned"), "{e}");
+        for ipp in ["IPP-KEPT", "IPP-HALF", "IPP-AFTER"] {
+            assert_eq!(reg.opposition(ipp).unwrap(), None, "{ipp} was committed");
+        }
+    }
+
+    #[test]
+    fn a_write_refused_before_any_change_lets_the_batch_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::open(&dir.path().join("registry.sqlite")).unwrap();
+        reg.transaction(|tx| -> Result<(), RegistryError> {
+            let refused =
+                tx.write(|db, _| db.exec_cached("INSERT INTO oppositions (ipp) VALUES ('')"));
+            assert!(refused.is_err());
+            tx.set_opposition(&choice("IPP-1"))?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(reg.opposition("IPP-1").unwrap().is_some());
     }
 
     #[test]

@@ -18,7 +18,20 @@ pub const APPLICATION_ID: i32 = 0x444d_5066;
 /// The schema this dmpfeed writes.
 pub const CURRENT: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(V1),
+    Migration::Sql(V2),
+    Migration::Sql(V3),
+    Migration::Sql(V4),
+    Migration::Sql(V5),
+    Migration::Code(v6_checks_without_ephemeral_tables),
+];
+
+/// One step of the schema: SQL, or what SQL alone cannot say.
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Connection) -> rusqlite::Result<()>),
+}
 
 /// v1: documents and their history (issue 9), patients, held messages, oppositions and merges
 /// (issue 10).
@@ -203,6 +216,73 @@ CREATE TABLE superseded_files (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// v6: the two `IN` checks of v1 said as comparisons. SQLite evaluates `x IN (a, b, c)` of three
+/// constants or more by building an ephemeral table at each execution (`sqlite3FindInIndex`: a
+/// list of two or fewer is compared in line), so every insert into `documents` and
+/// `document_events` created, filled and dropped a temporary B-tree to check `status` and
+/// `kind`: 14 % of the committer's instructions for a text message (docs/performance.md).
+/// The same values are accepted and refused: `status` and `kind` are `NOT NULL` and `TEXT`.
+///
+/// A table's definition cannot be altered in SQL; this is SQLite's procedure for a changed
+/// `CHECK` (<https://www.sqlite.org/lang_altertable.html#otheralter>): the table's text edited
+/// in `sqlite_schema`, the schema cookie incremented, in the migration's transaction, and
+/// every row checked against the new text — instant whatever the registry's size, where
+/// copying the tables would take minutes for years of documents.
+const V6_CHECKS: &[(&str, &str, &str)] = &[
+    (
+        "documents",
+        "CHECK (status IN ('current', 'replaced', 'deleted'))",
+        "CHECK (status = 'current' OR status = 'replaced' OR status = 'deleted')",
+    ),
+    (
+        "document_events",
+        "CHECK (kind IN ('original', 'replacement', 'update', 'deletion'))",
+        "CHECK (kind = 'original' OR kind = 'replacement' OR kind = 'update' OR kind = 'deletion')",
+    ),
+];
+
+fn v6_checks_without_ephemeral_tables(conn: &Connection) -> rusqlite::Result<()> {
+    let cookie: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0))?;
+    conn.pragma_update(None, "writable_schema", true)?;
+    for (table, old, new) in V6_CHECKS {
+        let edited = conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?2, ?3)
+             WHERE type = 'table' AND name = ?1 AND instr(sql, ?2) > 0",
+            [table, old, new],
+        )?;
+        if edited != 1 {
+            return Err(schema_error(format!(
+                "table {table}: its definition is not the one dmpfeed made (no {old})"
+            )));
+        }
+    }
+    conn.pragma_update(None, "schema_version", cookie + 1)?;
+    // RESET: writable_schema off, and this connection reads the edited schema again.
+    conn.pragma_update(None, "writable_schema", "RESET")?;
+    for (table, _, new) in V6_CHECKS {
+        let check = new.trim_start_matches("CHECK ");
+        let refused: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM {table} WHERE NOT {check}"),
+            [],
+            |r| r.get(0),
+        )?;
+        if refused != 0 {
+            return Err(schema_error(format!(
+                "table {table}: {refused} rows do not pass {new}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A registry whose schema this dmpfeed cannot upgrade (SQLite's "corrupt": not as made).
+fn schema_error(what: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+        Some(what),
+    )
+}
+
 /// What the schema check found.
 pub(crate) enum Found {
     /// An empty database (a new file).
@@ -282,8 +362,11 @@ pub(crate) fn migrate_to(
     // In the same transaction, under the same write lock: a registry is at its old version or
     // at the new one, never in between, and a new one is created with one commit (one fsync,
     // where a transaction per migration took four).
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(from) {
-        tx.execute_batch(sql)?;
+    for (i, migration) in MIGRATIONS.iter().enumerate().take(target).skip(from) {
+        match migration {
+            Migration::Sql(sql) => tx.execute_batch(sql)?,
+            Migration::Code(f) => f(&tx)?,
+        }
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
             rusqlite::params![i as i64 + 1, now],
