@@ -171,6 +171,10 @@ pub struct Staged {
     committed: bool,
     /// The message's bytes, when it may have to be converted again at commit.
     kept: Option<Kept>,
+    /// The questions its conversion asked of the registry with their answers, as the registry
+    /// keeps them (JSON); `None` when it asked none. Written by the worker, so that the one
+    /// committer does not serialize them.
+    answers: Option<String>,
 }
 
 impl Drop for Staged {
@@ -585,7 +589,9 @@ impl OutputDir {
             record.conversion = Conversion::rejected(record.conversion.header.clone(), finding);
             *staged = self.stage(record, raw)?;
         }
-        self.exclude_if_superseded(tx, record, staged)?;
+        // Asked by both steps below for a converted message: once.
+        let mut held = HeldOnce::default();
+        self.exclude_if_superseded(tx, &mut held, record, staged)?;
         // What the report said of this message before (an earlier run, or this group).
         let indexed = tx.indexed_message(record.hash.as_bytes())?;
         let name = match indexed.as_ref().and_then(|m| m.name.clone()) {
@@ -606,7 +612,7 @@ impl OutputDir {
                 .collect(),
             None => Vec::new(),
         };
-        self.remember(tx, record, &files)?;
+        self.remember(tx, &mut held, record, staged.answers.as_deref(), &files)?;
         let line = ReportLine::new(record, name.as_deref(), &files);
         let line_before_run = indexed
             .as_ref()
@@ -697,6 +703,7 @@ impl OutputDir {
     fn exclude_if_superseded(
         &self,
         tx: &mut Tx<'_>,
+        held: &mut HeldOnce,
         record: &mut Record,
         staged: &mut Staged,
     ) -> Result<(), Error> {
@@ -707,7 +714,7 @@ impl OutputDir {
             return Ok(());
         };
         let hash = record.hash.hex();
-        if tx.held_entry(&hash)?.is_none()
+        if held.entry(tx, &hash)?.is_none()
             || tx
                 .find_document(id)?
                 .is_some_and(|row| row.message_hash == hash)
@@ -815,14 +822,22 @@ impl OutputDir {
     fn remember(
         &self,
         tx: &mut Tx<'_>,
+        held: &mut HeldOnce,
         record: &mut Record,
+        answers: Option<&str>,
         files: &[String],
     ) -> Result<(), Error> {
         let hash = record.hash.hex();
-        if !record.conversion.facts.lookups.is_empty() {
-            let answers = serde_json::to_string(&record.conversion.facts.lookups)
-                .map_err(|e| Error::Internal(format!("answers: {e}")))?;
-            tx.remember_answers(&hash, &answers)?;
+        // Staged with the conversion: every change of the conversion is staged again.
+        debug_assert_eq!(
+            answers,
+            answers_json(&record.conversion.facts.lookups)
+                .ok()
+                .flatten()
+                .as_deref()
+        );
+        if let Some(answers) = answers {
+            tx.remember_answers(&hash, answers)?;
         }
         let c = &record.conversion;
         let facts = &c.facts;
@@ -893,9 +908,9 @@ impl OutputDir {
             Outcome::Excluded | Outcome::Rejected => {}
         }
         // A message that was held and now has another result: released.
-        if let Some(entry) = tx.held_entry(&hash)? {
+        if let Some(source) = held.entry(tx, &hash)?.map(|e| e.source.clone()) {
             tx.mark_released(&hash, first.unwrap_or(""))?;
-            record.conversion.facts.released_from = Some(entry.source);
+            record.conversion.facts.released_from = Some(source);
         }
         // Another message converted, excluded or deleted the document: the messages still held
         // for it are settled, never to be released (a deleted document must not reach the DMP,
@@ -1161,6 +1176,31 @@ impl OutputDir {
 /// A held message (by its registry entry) that a release must convert, with its hash: still
 /// held, or released in the registry while the report still says held (a crash between the
 /// registry's commit and the report line) unless another message settled it.
+/// The registry's copy of a conversion's questions and answers (`None`: it asked none).
+fn answers_json(lookups: &[crate::recall::Lookup]) -> Result<Option<String>, Error> {
+    if lookups.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(lookups)
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("answers: {e}")))
+}
+
+/// A message's entry in the worklist, looked up at most once while it is filed: a message is
+/// never added to nor removed from the worklist while it is filed as converted, deleted,
+/// excluded or rejected (only marked released), so what is read first stays true.
+#[derive(Default)]
+struct HeldOnce(Option<Option<HeldEntry>>);
+
+impl HeldOnce {
+    fn entry(&mut self, tx: &Tx<'_>, hash: &str) -> Result<Option<&HeldEntry>, Error> {
+        if self.0.is_none() {
+            self.0 = Some(tx.held_entry(hash)?);
+        }
+        Ok(self.0.as_ref().and_then(Option::as_ref))
+    }
+}
+
 fn still_waiting(tx: &Tx<'_>, entry: HeldEntry) -> Result<Option<(HeldEntry, MessageHash)>, Error> {
     let Some(hash) = MessageHash::parse_hex(&entry.message_hash) else {
         return Ok(None);
@@ -1239,6 +1279,7 @@ impl Sink for OutputDir {
     fn stage(&self, record: &Record, raw: Vec<u8>) -> Result<Staged, Error> {
         let c = &record.conversion;
         let mut staged = Staged::default();
+        staged.answers = answers_json(&c.facts.lookups)?;
         self.stage_outcome(record, &raw, &mut staged)?;
         if c.facts.needs_message() {
             // The bytes themselves, not a copy (a PDF message is hundreds of KB).
