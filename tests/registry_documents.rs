@@ -444,9 +444,7 @@ fn new_registry_is_wal_with_the_current_schema() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
-    let v: i64 = conn
-        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-        .unwrap();
+    let v = schema_version(&path);
     assert_eq!(v, i64::from(dmpfeed::registry::SCHEMA_VERSION));
     assert_eq!(
         reg.message_hash_algorithm(),
@@ -536,10 +534,7 @@ fn an_older_registry_is_upgraded_and_keeps_its_documents() {
         "{e}"
     );
     let mut reg = Registry::open(&path).unwrap();
-    let v: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-        .unwrap();
+    let v = schema_version(&path);
     assert_eq!(v, i64::from(dmpfeed::registry::SCHEMA_VERSION));
     // Its rows name their messages by SHA-1 (`h1` stands for one): the folder keeps SHA-1.
     assert_eq!(reg.message_hash_algorithm(), Algorithm::Sha1);
@@ -561,6 +556,14 @@ fn an_older_registry_is_upgraded_and_keeps_its_documents() {
         named(&RegistryReader::open(&path).unwrap(), "DOC-B").len(),
         1
     );
+}
+
+/// The registry's schema version, as `dmpfeed` reads it.
+fn schema_version(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap()
 }
 
 /// What `EXPLAIN` says SQLite does for `sql` (its one parameter bound): its opcodes.
@@ -643,10 +646,7 @@ fn a_table_not_as_dmpfeed_made_it_is_not_upgraded_to_v6() {
         .unwrap();
     let e = Registry::open(&path).unwrap_err();
     assert!(e.to_string().contains("document_events"), "{e}");
-    let v: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-        .unwrap();
+    let v = schema_version(&path);
     assert_eq!(v, 5, "left at its version");
 }
 
@@ -663,9 +663,7 @@ fn a_migration_that_fails_leaves_the_registry_at_its_old_version() {
         .unwrap();
     assert!(Registry::open(&path).is_err());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let v: i64 = conn
-        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
-        .unwrap();
+    let v = schema_version(&path);
     assert_eq!(v, 1);
     let answers: i64 = conn
         .query_row(
