@@ -466,7 +466,7 @@ impl Tx<'_> {
     /// poisons the transaction: it must not commit half a write.
     ///
     /// No savepoint per write: each one made SQLite copy every page the write touched into the
-    /// statement journal and free it again (14 % of the committer's instructions for a text
+    /// statement journal and free it again (15 % of the committer's instructions for a text
     /// message, docs/performance.md), to undo what only a bug or a failing disk could leave.
     fn write<R>(
         &mut self,

@@ -220,7 +220,7 @@ CREATE TABLE superseded_files (
 /// constants or more by building an ephemeral table at each execution (`sqlite3FindInIndex`: a
 /// list of two or fewer is compared in line), so every insert into `documents` and
 /// `document_events` created, filled and dropped a temporary B-tree to check `status` and
-/// `kind`: 14 % of the committer's instructions for a text message (docs/performance.md).
+/// `kind`: 13 % of the committer's instructions for a text message (docs/performance.md).
 /// The same values are accepted and refused: `status` and `kind` are `NOT NULL` and `TEXT`.
 ///
 /// A table's definition cannot be altered in SQL; this is SQLite's procedure for a changed
