@@ -1173,9 +1173,6 @@ impl OutputDir {
     }
 }
 
-/// A held message (by its registry entry) that a release must convert, with its hash: still
-/// held, or released in the registry while the report still says held (a crash between the
-/// registry's commit and the report line) unless another message settled it.
 /// The registry's copy of a conversion's questions and answers (`None`: it asked none).
 fn answers_json(lookups: &[crate::recall::Lookup]) -> Result<Option<String>, Error> {
     if lookups.is_empty() {
@@ -1201,6 +1198,9 @@ impl HeldOnce {
     }
 }
 
+/// A held message (by its registry entry) that a release must convert, with its hash: still
+/// held, or released in the registry while the report still says held (a crash between the
+/// registry's commit and the report line) unless another message settled it.
 fn still_waiting(tx: &Tx<'_>, entry: HeldEntry) -> Result<Option<(HeldEntry, MessageHash)>, Error> {
     let Some(hash) = MessageHash::parse_hex(&entry.message_hash) else {
         return Ok(None);
