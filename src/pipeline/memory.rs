@@ -180,6 +180,16 @@ impl Readers {
         }
     }
 
+    /// Opens one more connection for the idle pool (a worker about to start); a failure is left
+    /// for the first conversion to meet and report.
+    pub fn warm(&self) {
+        if let Ok(reader) = RegistryReader::open(&self.path)
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(reader);
+        }
+    }
+
     /// Runs `f` with the memory of the message with this hash, on a connection (or, when none
     /// can be opened, a memory that cannot answer: the committer then decides alone).
     pub fn with<R>(&self, message_hash: &str, f: impl FnOnce(&dyn Recall) -> R) -> R {

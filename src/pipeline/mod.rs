@@ -116,6 +116,11 @@ pub trait Sink: Sync {
         Algorithm::NEW_FOLDERS
     }
 
+    /// Readies a worker thread before its first message (the output folder opens its registry
+    /// connection): called on each worker as the run starts, while the reader reads the first
+    /// messages, so that the first conversions do not wait for it.
+    fn warm(&self) {}
+
     /// Converts one message (its bytes' hash beside), on a worker thread. The output folder
     /// converts with its registry as memory ([`crate::convert::convert_recalling`]); others
     /// convert each message alone.

@@ -1261,6 +1261,10 @@ impl Sink for OutputDir {
         self.message_hash
     }
 
+    fn warm(&self) {
+        self.readers.warm();
+    }
+
     fn convert(
         &self,
         raw: &[u8],

@@ -97,6 +97,9 @@ pub struct Dispatch<'a> {
     /// The reading thread hashes the messages, with the folder's algorithm (one worker), else
     /// the workers do (`None`).
     hash_here: Option<Algorithm>,
+    /// The first messages go one per batch, one for each worker, so that every worker starts
+    /// at once rather than after a batch of 16 or 1 MiB was read for each one before it.
+    ramp: u64,
     interrupt: &'a AtomicBool,
     abort: &'a AtomicBool,
 }
@@ -107,6 +110,7 @@ impl<'a> Dispatch<'a> {
         committed: Receiver<usize>,
         window: Window,
         hash_here: Option<Algorithm>,
+        ramp: u64,
         interrupt: &'a AtomicBool,
         abort: &'a AtomicBool,
     ) -> Dispatch<'a> {
@@ -117,6 +121,7 @@ impl<'a> Dispatch<'a> {
             in_flight: RefCell::new(VecDeque::new()),
             in_flight_bytes: Cell::new(0),
             hash_here,
+            ramp,
             batch: RefCell::new(Vec::new()),
             batch_bytes: Cell::new(0),
             next: Cell::new(0),
@@ -155,7 +160,7 @@ impl<'a> Dispatch<'a> {
             batch.len()
         };
         self.batch_bytes.set(bytes);
-        if len >= BATCH_MESSAGES || bytes >= BATCH_BYTES {
+        if len >= BATCH_MESSAGES || bytes >= BATCH_BYTES || seq < self.ramp {
             return self.flush();
         }
         ControlFlow::Continue(())
@@ -294,8 +299,15 @@ where
                     bytes: WINDOW_BYTES,
                 };
                 let hash_here = (jobs == 1).then(|| sink.message_hash_algorithm());
-                let dispatch =
-                    Dispatch::new(job_tx, committed_rx, window, hash_here, interrupt, abort);
+                let dispatch = Dispatch::new(
+                    job_tx,
+                    committed_rx,
+                    window,
+                    hash_here,
+                    jobs as u64,
+                    interrupt,
+                    abort,
+                );
                 // The last batch goes when `dispatch` is dropped, even if `produce` panicked.
                 produce(&dispatch)
             });
@@ -316,6 +328,7 @@ where
                     let spawned = std::thread::Builder::new()
                         .name(format!("dmpfeed-worker-{i}"))
                         .spawn_scoped(s, move || {
+                            sink.warm();
                             for batch in rx {
                                 if tx.send(work_batch(sink, config, abort, batch)).is_err() {
                                     break;
@@ -332,6 +345,8 @@ where
             Some(pool) => {
                 let (rx, tx) = (job_rx.clone(), done_tx.clone());
                 s.spawn(move || {
+                    // Each worker readies itself while the reader reads the first messages.
+                    pool.broadcast(|_| sink.warm());
                     pool.install(|| {
                         rx.into_iter().par_bridge().for_each_with(tx, |tx, batch| {
                             // A closed channel means the committer stopped: drain quietly.
@@ -833,9 +848,18 @@ mod tests {
         );
     }
 
-    /// A producer's handle over channels the test holds.
+    /// A producer's handle over channels the test holds (no ramp unless asked).
     fn dispatch<'a>(
         window: Window,
+        interrupt: &'a AtomicBool,
+        abort: &'a AtomicBool,
+    ) -> (Dispatch<'a>, Receiver<Vec<Incoming>>, Sender<usize>) {
+        dispatch_ramp(window, 0, interrupt, abort)
+    }
+
+    fn dispatch_ramp<'a>(
+        window: Window,
+        ramp: u64,
         interrupt: &'a AtomicBool,
         abort: &'a AtomicBool,
     ) -> (Dispatch<'a>, Receiver<Vec<Incoming>>, Sender<usize>) {
@@ -847,6 +871,7 @@ mod tests {
                 committed_rx,
                 window,
                 Some(Algorithm::NEW_FOLDERS),
+                ramp,
                 interrupt,
                 abort,
             ),
@@ -894,6 +919,59 @@ mod tests {
         assert!(dispatch.send("t#21".into(), frame(21)).is_continue());
         drop(dispatch);
         assert_eq!(rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn the_first_messages_go_one_per_worker_then_in_batches() {
+        let (interrupt, abort) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (dispatch, rx, _committed) = dispatch_ramp(window(WINDOW), 3, &interrupt, &abort);
+        for i in 1..=3 + BATCH_MESSAGES {
+            assert!(dispatch.send(format!("t#{i}"), frame(i)).is_continue());
+        }
+        assert_eq!(
+            rx.try_iter().map(|b| b.len()).collect::<Vec<_>>(),
+            [1, 1, 1, BATCH_MESSAGES]
+        );
+    }
+
+    /// Counts the workers readied.
+    #[derive(Default)]
+    struct Warmed(std::sync::atomic::AtomicUsize);
+
+    impl Sink for Warmed {
+        type Staged = ();
+        fn warm(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        fn stage(&self, _: &Record, _: Vec<u8>) -> Result<(), Error> {
+            Ok(())
+        }
+        fn commit(&self, _: &mut [Done<()>]) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_worker_is_readied_before_its_first_message() {
+        for workers in [Workers::Threads, Workers::Rayon] {
+            let sink = Warmed::default();
+            let config = Config::default();
+            let interrupt = AtomicBool::new(false);
+            let end = run(
+                &config,
+                Settings { jobs: 3, workers },
+                &sink,
+                &interrupt,
+                |d| {
+                    for i in 1..=10 {
+                        let _ = d.send(format!("t#{i}"), frame(i));
+                    }
+                },
+                |_| Ok(()),
+            );
+            assert_eq!(end.tally.messages, 10);
+            assert_eq!(sink.0.load(Ordering::SeqCst), 3, "{workers:?}");
+        }
     }
 
     #[test]
