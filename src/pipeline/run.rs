@@ -14,8 +14,9 @@
 //!   never waits for the next one (a batch is then what one read brought).
 //! * Workers convert ([`Sink::convert`]: pure, with the registry as memory for the output
 //!   folder) and [`Sink::stage`] in parallel: plain
-//!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); a rayon pool
-//!   (`par_bridge`, `--jobs` threads) in bulk mode ([`Workers::Rayon`]).
+//!   threads over a crossbeam channel in stream mode ([`Workers::Threads`]); in bulk mode
+//!   ([`Workers::Rayon`]) the same loop as one job on each thread of a rayon pool of `--jobs`
+//!   threads.
 //! * The committer (the calling thread) puts results back in sequence order and calls
 //!   [`Sink::commit`] on each group of consecutive messages that are ready (group commit: the
 //!   same few disk flushes for a group of any size), then `after` for each message in
@@ -33,7 +34,6 @@ use crate::convert::Conversion;
 use crate::hl7::{Frame, FrameDefect};
 use crate::message_hash::{Algorithm, MessageHash};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use rayon::iter::{ParallelBridge, ParallelIterator};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::ControlFlow;
@@ -321,47 +321,53 @@ where
                 };
             }
         };
-        match &pool {
+        // One worker: readies itself, then converts batch after batch until the reader is done
+        // (the channel closes) or the committer stopped (its channel closed).
+        let worker = |rx: Receiver<Vec<Incoming>>, tx: Sender<Vec<Result_<S::Staged>>>| {
+            sink.warm();
+            for batch in rx {
+                if tx.send(work_batch(sink, config, abort, batch)).is_err() {
+                    break;
+                }
+            }
+        };
+        let commit = || {
+            let ended = commit_in_order(sink, done_rx, committed_tx, &mut after);
+            if ended.1.is_some() {
+                abort.store(true, Ordering::SeqCst);
+            }
+            ended
+        };
+        let (tally, error) = match &pool {
             None => {
                 for i in 0..jobs {
                     let (rx, tx) = (job_rx.clone(), done_tx.clone());
                     let spawned = std::thread::Builder::new()
                         .name(format!("dmpfeed-worker-{i}"))
-                        .spawn_scoped(s, move || {
-                            sink.warm();
-                            for batch in rx {
-                                if tx.send(work_batch(sink, config, abort, batch)).is_err() {
-                                    break;
-                                }
-                            }
-                        });
+                        .spawn_scoped(s, move || worker(rx, tx));
                     if let Err(e) = spawned {
                         // The others still work; with none, the committer sees no result and
                         // the run ends with the error below.
                         tracing::error!("cannot start a worker thread: {e}");
                     }
                 }
+                drop((job_rx, done_tx));
+                commit()
             }
-            Some(pool) => {
-                let (rx, tx) = (job_rx.clone(), done_tx.clone());
-                s.spawn(move || {
-                    // Each worker readies itself while the reader reads the first messages.
-                    pool.broadcast(|_| sink.warm());
-                    pool.install(|| {
-                        rx.into_iter().par_bridge().for_each_with(tx, |tx, batch| {
-                            // A closed channel means the committer stopped: drain quietly.
-                            let _ = tx.send(work_batch(sink, config, abort, batch));
-                        })
-                    })
-                });
-            }
-        }
-        drop(job_rx);
-        drop(done_tx);
-        let (tally, error) = commit_in_order(sink, done_rx, committed_tx, &mut after);
-        if error.is_some() {
-            abort.store(true, Ordering::SeqCst);
-        }
+            // One long job per pool thread, each taking batches from the channel as it comes
+            // free: the first worker the kernel runs starts on the first message without
+            // waiting for the others (`par_bridge` made them take turns on one lock, and a
+            // `broadcast` to ready them made the first messages wait for the last worker to be
+            // scheduled: 2–5 ms of a 100 ms run, see docs/performance.md).
+            Some(pool) => pool.in_place_scope(|scope| {
+                for _ in 0..jobs {
+                    let (rx, tx) = (job_rx.clone(), done_tx.clone());
+                    scope.spawn(move |_| worker(rx, tx));
+                }
+                drop((job_rx, done_tx));
+                commit()
+            }),
+        };
         let produced = producer.join().ok();
         // A panic while reading the inputs (a bug: the reader must not panic on any input) must
         // not pass for the end of the input: the messages after it were never read.
@@ -971,6 +977,72 @@ mod tests {
             );
             assert_eq!(end.tally.messages, 10);
             assert_eq!(sink.0.load(Ordering::SeqCst), 3, "{workers:?}");
+        }
+    }
+
+    /// The first worker to ready itself stays stuck there until every message is committed
+    /// (a worker the kernel has not scheduled yet): the others must do the work meanwhile.
+    #[derive(Default)]
+    struct SlowStart {
+        stuck: AtomicBool,
+        committed: std::sync::Mutex<bool>,
+        all_committed: std::sync::Condvar,
+        gave_up: AtomicBool,
+    }
+
+    impl Sink for SlowStart {
+        type Staged = ();
+        fn warm(&self) {
+            if self.stuck.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let committed = self.committed.lock().unwrap();
+            let waited = self
+                .all_committed
+                .wait_timeout_while(committed, std::time::Duration::from_secs(20), |c| !*c)
+                .unwrap()
+                .1;
+            self.gave_up.store(waited.timed_out(), Ordering::SeqCst);
+        }
+        fn stage(&self, _: &Record, _: Vec<u8>) -> Result<(), Error> {
+            Ok(())
+        }
+        fn commit(&self, _: &mut [Done<()>]) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_worker_slow_to_start_does_not_hold_back_the_others() {
+        for workers in [Workers::Threads, Workers::Rayon] {
+            let sink = SlowStart::default();
+            let config = Config::default();
+            let interrupt = AtomicBool::new(false);
+            let mut seen = 0;
+            let end = run(
+                &config,
+                Settings { jobs: 2, workers },
+                &sink,
+                &interrupt,
+                |d| {
+                    for i in 1..=40 {
+                        let _ = d.send(format!("t#{i}"), frame(i));
+                    }
+                },
+                |_| {
+                    seen += 1;
+                    if seen == 40 {
+                        *sink.committed.lock().unwrap() = true;
+                        sink.all_committed.notify_all();
+                    }
+                    Ok(())
+                },
+            );
+            assert_eq!(end.tally.messages, 40, "{workers:?}");
+            assert!(
+                !sink.gave_up.load(Ordering::SeqCst),
+                "{workers:?}: the messages waited"
+            );
         }
     }
 
