@@ -10,7 +10,10 @@
 #   * dmpfeed convert, bulk, directory form, --jobs 1 and all cores, output on the disk (durable);
 #   * the same with the output on tmpfs (/dev/shm): the CPU side, without the disk;
 #   * one job confined to one core (taskset -c 0) against all jobs on all cores: the scaling,
-#     best against best and in pairs of runs a second apart (scripts/scaling.py);
+#     best against best and in pairs of runs a second apart (scripts/scaling.py); for the PDF
+#     messages also on a longer PDF-only corpus (PDF_MESSAGES, default 4000: ~610 MB, ~0.8 s on
+#     one core), where the fixed cost of a process's start (~5 ms) weighs less than on the 800 of
+#     the mixed corpus (~0.1 s);
 #   * stream mode: the MLLP stream piped to `dmpfeed convert --out … --ack`, ACKs to /dev/null;
 #   * stream latency p50/p99 at a steady rate (STREAM_RATE messages/s, default 100);
 #   * the PDF-only and text-only sub-corpora (targets: PDF >= 1 GB/s, text >= 10,000 docs/s);
@@ -22,6 +25,7 @@
 # messages, 1.34 GB gzipped) and reports the bulk peak RSS converting it (minutes, ~6 GB of disk).
 #
 # Environment: RUNS (best of, default 3), SCALING_PAIRS (default 9), TEXT_MESSAGES (text-only corpus, default 10000),
+# PDF_MESSAGES (PDF-only corpus for the scaling, default 4000),
 # STREAM_RATE (default 100), BENCH_OUT (output root on the disk measured, default bench-out/),
 # BENCH_SETTLE (default 300: seconds to wait after the previous run removed its outputs, see below).
 # Timings are wall-clock on a shared machine: read the ratios, run again when in doubt.
@@ -30,6 +34,7 @@ cd "$(dirname "$0")/.."
 
 N=${1:-2000}
 TEXT_N=${TEXT_MESSAGES:-10000}
+PDF_N=${PDF_MESSAGES:-4000}
 RUNS=${RUNS:-3}
 RATE=${STREAM_RATE:-100}
 OUT=${BENCH_OUT:-bench-out}
@@ -51,8 +56,10 @@ EX=target/release/examples
 
 MIXED=bench-corpus/mixed-$N
 TEXT=bench-corpus/text-$TEXT_N
+PDFS=bench-corpus/pdf-$PDF_N
 [ -f "$MIXED/corpus.json" ] || $EX/gen_corpus --out "$MIXED" --messages "$N" --form both >/dev/null
 [ -f "$TEXT/corpus.json" ] || $EX/gen_corpus --out "$TEXT" --messages "$TEXT_N" --mix text --form both >/dev/null
+[ -f "$PDFS/corpus.json" ] || $EX/gen_corpus --out "$PDFS" --messages "$PDF_N" --mix pdf --form dir >/dev/null
 
 mkdir -p "$OUT" "$SHM"
 # On ext4 without a journal, for a few minutes after many files were removed, creating files is
@@ -202,6 +209,7 @@ PAIRS=${SCALING_PAIRS:-9}
 SC_MIXED=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$MIXED/pdf" "$MIXED/text")
 SC_PDF=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$MIXED/pdf")
 SC_TEXT=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$TEXT/text")
+SC_PDF_LONG=$(SCALING_OUT="$SHM/scaling" scripts/scaling.py "$PAIRS" $BIN "$PDFS/pdf")
 best_of "stream: MLLP on stdin, --ack, disk" "$F_MLLP" "$MSGS" "$MLLP_BYTES" -- sh -c "$BIN convert --out @OUT@ --ack --quiet < $MIXED/stream.mllp" >/dev/null
 
 LAT_N=$(( MSGS < 1000 ? MSGS : 1000 ))
@@ -213,18 +221,22 @@ echo "corpus: $MSGS mixed messages ($((BYTES / 1000000)) MB: $PDF_MSGS PDF, $((M
 echo
 cat "$ROWS"
 echo
-python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" "$PT1" "$PT_PDF" "$PDF_BYTES" "$SC_MIXED" "$SC_PDF" "$SC_TEXT" <<'EOF'
+python3 - "$J1" "$JN" "$T1" "$TN" "$CORES" "$LAT" "$RATE" "$X1" "$XN" "$TXT_MSGS" "$FS_TEXT" "$P1" "$PDF_MSGS" "$FS_PDF" "$C1" "$CP1" "$CPN" "$CX1" "$CXN" "$SF_TEXT" "$SF_PDF" "$PT1" "$PT_PDF" "$PDF_BYTES" "$SC_MIXED" "$SC_PDF" "$SC_TEXT" "$SC_PDF_LONG" "$PDF_N" <<'EOF'
 import json, sys
 j1, jn, t1, tn, cores = map(float, sys.argv[1:6])
 lat = json.loads(sys.argv[6])
 x1, xn, txt_n, fs_text, p1, pdf_n, fs_pdf, c1, cp1, cpn, cx1, cxn, sf_text, sf_pdf, pt1, pt_pdf, pdf_bytes = map(float, sys.argv[8:25])
 sc = [json.loads(a) for a in sys.argv[25:28]]
+long_pdf, long_pdf_n = json.loads(sys.argv[28]), int(sys.argv[29])
 print(f"{int(cores)} jobs / 1 job (mixed), unpinned: disk {j1 / jn:.2f}x, tmpfs {t1 / tn:.2f}x")
 print(f"{int(cores)} jobs on {int(cores)} cores / 1 job on 1 core (tmpfs), best / best: mixed {c1 / tn:.2f}x, "
       f"PDF-only {cp1 / cpn:.2f}x, text-only {cx1 / cxn:.2f}x")
 print(f"the same in {sc[0]['pairs']} pairs (median, lowest-highest): "
       + ", ".join(f"{name} {s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f})"
                   for name, s in zip(("mixed", "PDF-only", "text-only"), sc)))
+print(f"PDF-only, {long_pdf_n:,} messages (~{long_pdf['one_core_best_s']:.1f} s on one core), in {long_pdf['pairs']} pairs: "
+      f"median {long_pdf['median']:.2f}x ({long_pdf['min']:.2f}-{long_pdf['max']:.2f}), best / best "
+      f"{long_pdf['one_core_best_s'] / long_pdf['all_cores_best_s']:.2f}x")
 print(f"text-only on disk: {txt_n / x1:,.0f} documents/s with 1 job, {txt_n / xn:,.0f} with {int(cores)}; "
       f"the disk's floor for as many durable files: {fs_text:,.0f} files/s by fsync, {sf_text:,.0f} by syncfs "
       f"({txt_n / x1 / max(fs_text, sf_text):.0%} of the faster reached with 1 job)")
