@@ -60,6 +60,10 @@ PDFS=bench-corpus/pdf-$PDF_N
 [ -f "$MIXED/corpus.json" ] || $EX/gen_corpus --out "$MIXED" --messages "$N" --form both >/dev/null
 [ -f "$TEXT/corpus.json" ] || $EX/gen_corpus --out "$TEXT" --messages "$TEXT_N" --mix text --form both >/dev/null
 [ -f "$PDFS/corpus.json" ] || $EX/gen_corpus --out "$PDFS" --messages "$PDF_N" --mix pdf --form dir >/dev/null
+# A corpus just generated is still being written back to the disk, by kernel threads that take
+# the same cores as the runs (scaling runs on 4,000 PDF files a minute after they were written:
+# 1.70x; the same runs three minutes later: 1.96x). Write it all back before measuring.
+sync
 
 mkdir -p "$OUT" "$SHM"
 # On ext4 without a journal, for a few minutes after many files were removed, creating files is
