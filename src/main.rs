@@ -42,9 +42,10 @@ fn main() {
 /// message's bytes are allocated by the reader and freed by a worker, its CDA allocated and
 /// freed by a worker: every heap goes up and down all run long. Keeping up to 8 MiB free per heap
 /// (and serving up to 32 MiB, glibc's own ceiling, from the heaps rather than `mmap`) took the
-/// page faults of the 800 PDF messages of the bench corpus from 7,000–9,000 to 4,300 and their
-/// CPU time down 2–4 % (docs/performance.md). Peak memory is unchanged: the heaps hold what the
-/// messages in flight needed, no more. `GLIBC_TUNABLES` with malloc settings, if given, wins.
+/// page faults of the 800 PDF messages of the bench corpus from 6,300–9,300 to 4,400–6,300 with
+/// one job, and the CPU time of PDF messages down 5 %, of text 3 % (docs/performance.md, "heaps
+/// that stay"). Peak memory is unchanged: the heaps hold what the messages in flight needed, no
+/// more. `GLIBC_TUNABLES` with malloc settings, if given, wins.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_allocator() {
     if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.")) {
