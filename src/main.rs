@@ -37,8 +37,8 @@ fn main() {
 }
 
 /// glibc's malloc gives the memory at the top of a thread's heap back to the kernel once more
-/// than twice its largest recent message lies free there (128 KiB at first, ~400 KiB with PDF
-/// messages), and takes it again page by page, one page fault each, for the next messages. A
+/// than twice the largest block it recently freed lies free there (128 KiB at first, ~400 KiB
+/// with PDF messages), and takes it again page by page, one page fault each, for the next messages. A
 /// message's bytes are allocated by the reader and freed by a worker, its CDA allocated and
 /// freed by a worker: every heap goes up and down all run long. Keeping up to 8 MiB free per heap
 /// (and serving up to 32 MiB, glibc's own ceiling, from the heaps rather than `mmap`) took the
